@@ -1,0 +1,77 @@
+// swift-tools-version: 6.0
+// Takt: exact productivity metrics from factory camera events.
+// Dependencies point one way: domain at the bottom, executables at the top (see docs/ARCHITECTURE.md).
+import PackageDescription
+
+let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
+
+let package = Package(
+    name: "takt",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "taktd", targets: ["taktd"]),
+        .executable(name: "takt", targets: ["takt"]),
+        .executable(name: "takt-load", targets: ["takt-load"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    ],
+    targets: [
+        // C libraries from Debian (pkg-config), one copy each linked into the process.
+        .systemLibrary(name: "CProtobufC", path: "Sources/CProtobufC", pkgConfig: "libprotobuf-c",
+                       providers: [.apt(["libprotobuf-c-dev"])]),
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
+                       providers: [.apt(["libsqlite3-dev"])]),
+        // protoc-c output for proto/takt/v1 (committed; scripts/gen-proto.sh regenerates it).
+        .target(name: "TaktProtoC", dependencies: ["CProtobufC"], path: "Sources/TaktProtoC"),
+
+        // Pure Swift: events, validation, metric types, statuses.
+        .target(name: "TaktDomain", swiftSettings: strict),
+        // The only Swift code that touches protobuf-c: C messages <-> domain types.
+        .target(name: "TaktProto", dependencies: ["TaktDomain", "TaktProtoC", "CProtobufC"], swiftSettings: strict),
+        // Frame layout of PROTOCOL.md: pure byte codec, no sockets.
+        .target(name: "TaktWire", dependencies: ["TaktDomain"], swiftSettings: strict),
+        // Sockets and system calls (the one place that imports Glibc for I/O).
+        .target(name: "TaktPosix", swiftSettings: strict),
+        // SQLite store: schema, migrations, group-commit writer, readers.
+        .target(name: "TaktStore", dependencies: ["TaktDomain", "CSQLite", .product(name: "Logging", package: "swift-log")],
+                swiftSettings: strict),
+        // Metric engine (spec sections 2–7) over an in-memory index of stored events.
+        .target(name: "TaktMetrics", dependencies: ["TaktDomain"], swiftSettings: strict),
+        // Deterministic realistic event streams (demo data, load generation).
+        .target(name: "TaktSimulation", dependencies: ["TaktDomain"], swiftSettings: strict),
+        // RPC server on Dispatch sources, and the Takt service behind it.
+        .target(name: "TaktServer",
+                dependencies: ["TaktDomain", "TaktProto", "TaktWire", "TaktPosix", "TaktStore", "TaktMetrics",
+                               .product(name: "Logging", package: "swift-log")],
+                swiftSettings: strict),
+        // Client library used by takt, takt-load and the tests.
+        .target(name: "TaktClient", dependencies: ["TaktDomain", "TaktProto", "TaktWire", "TaktPosix"],
+                swiftSettings: strict),
+
+        .executableTarget(name: "taktd",
+                          dependencies: ["TaktServer", "TaktDomain",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                                         .product(name: "Logging", package: "swift-log")],
+                          swiftSettings: strict),
+        .executableTarget(name: "takt",
+                          dependencies: ["TaktClient", "TaktDomain", "TaktSimulation",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          swiftSettings: strict),
+        .executableTarget(name: "takt-load",
+                          dependencies: ["TaktClient", "TaktDomain", "TaktSimulation",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                                         .product(name: "Histogram", package: "hdrhistogram-swift")],
+                          swiftSettings: strict),
+
+        .testTarget(name: "TaktDomainTests", dependencies: ["TaktDomain"]),
+        .testTarget(name: "TaktProtoTests", dependencies: ["TaktProto", "TaktDomain"]),
+        .testTarget(name: "TaktWireTests", dependencies: ["TaktWire", "TaktDomain"]),
+        .testTarget(name: "TaktStoreTests", dependencies: ["TaktStore", "TaktDomain"]),
+        .testTarget(name: "TaktMetricsTests", dependencies: ["TaktMetrics", "TaktDomain"]),
+        .testTarget(name: "EndToEndTests",
+                    dependencies: ["TaktClient", "TaktServer", "TaktDomain", "TaktMetrics", "TaktSimulation"]),
+    ]
+)
