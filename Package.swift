@@ -33,8 +33,8 @@ let package = Package(
         .target(name: "TaktProto", dependencies: ["TaktDomain", "TaktProtoC", "CProtobufC"], swiftSettings: strict),
         // Frame layout of PROTOCOL.md: pure byte codec, no sockets.
         .target(name: "TaktWire", dependencies: ["TaktDomain"], swiftSettings: strict),
-        // Sockets and system calls (the one place that imports Glibc for I/O).
-        .target(name: "TaktPosix", swiftSettings: strict),
+        // Sockets, system calls and the Dispatch-source channel that moves frames (the one place doing socket I/O).
+        .target(name: "TaktPosix", dependencies: ["TaktWire"], swiftSettings: strict),
         // SQLite store: schema, migrations, group-commit writer, readers.
         .target(name: "TaktStore", dependencies: ["TaktDomain", "CSQLite", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
