@@ -13,4 +13,12 @@ static inline void takt_sqlite3_bind_blob_transient(sqlite3_stmt *s, int i, cons
 static inline int takt_sqlite3_config_multithread(void) {
     return sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
 }
+// Checked variants (return the result code) used by TaktStore's Statement.
+static inline int takt_sqlite3_bind_text_transient_rc(sqlite3_stmt *s, int i, const char *v, int n) {
+    return sqlite3_bind_text(s, i, v, n, SQLITE_TRANSIENT);
+}
+// sqlite3_db_config is variadic: readers turn off the checkpoint-on-close so only the writer ever checkpoints.
+static inline int takt_sqlite3_db_config_no_ckpt_on_close(sqlite3 *db, int on) {
+    return sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, on, (int *)0);
+}
 #endif

@@ -1,0 +1,324 @@
+// The durable, exactly-once event store: one group-commit writer, a few readers.
+// Nothing is reported ACCEPTED before the transaction holding it has committed.
+@preconcurrency import Dispatch
+import Logging
+import TaktDomain
+
+/// `@unchecked Sendable`: every mutable field is either guarded by `lock` (the pending queue, flags,
+/// counters, the commit handler) or confined to `writerQueue` (`writer`); readers are checked out of
+/// `ReaderPool`, which is itself synchronized.
+public final class EventStore: @unchecked Sendable {
+    public typealias Completion = @Sendable (Result<[EventResult], StoreError>) -> Void
+    public typealias CommitHandler = @Sendable (_ accepted: [StoredEvent], _ lowConfidence: [StoredEvent]) -> Void
+
+    private enum Job {
+        case ingest([IngestItem], Completion)
+        /// Registry writes and settings: one at a time, in order with the submissions around them.
+        case exclusive(@Sendable (Writer) -> Void)
+    }
+
+    public let directory: String
+    public let databasePath: String
+    public let configuration: StoreConfiguration
+    private let logger: Logger
+
+    private let lock = Lock()
+    // Guarded by `lock`.
+    private var pending: [Job] = []
+    private var pendingHead = 0
+    private var drainScheduled = false
+    private var closed = false
+    private var commitHandler: CommitHandler?
+    private var commitCount: UInt64 = 0
+    private var eventCount: UInt64
+    private var lowConfidenceCount: UInt64
+    private var acceptedSinceOpen: UInt64 = 0
+
+    private let writerQueue = DispatchQueue(label: "takt.store.writer", qos: .userInitiated)
+    private let writer: Writer  // only touched on writerQueue (and in open/close, when no job can run)
+    private let readers: ReaderPool
+    private let directoryLock: DirectoryLock
+
+    private init(directory: String, configuration: StoreConfiguration, logger: Logger, writer: Writer,
+                 readers: ReaderPool, directoryLock: DirectoryLock, events: UInt64, lowConfidence: UInt64) {
+        self.directory = directory
+        self.databasePath = directory + "/takt.db"
+        self.configuration = configuration
+        self.logger = logger
+        self.writer = writer
+        self.readers = readers
+        self.directoryLock = directoryLock
+        self.eventCount = events
+        self.lowConfidenceCount = lowConfidence
+    }
+
+    /// Opens (creating when needed) the store in `directory` (`takt.db` plus its WAL and a lock file).
+    /// Fails with a clear error for a directory that cannot be written, a file that is not a database,
+    /// a schema from a newer taktd, or a directory another process has open.
+    public static func open(directory: String, configuration: StoreConfiguration = StoreConfiguration(),
+                            logger: Logger) throws(StoreError) -> EventStore {
+        try System.makeDirectories(directory)
+        let directoryLock = try DirectoryLock(directory: directory)
+        let path = directory + "/takt.db"
+        let writer = try Writer(path: path, configuration: configuration, logger: logger)
+        let readers = try ReaderPool(path: path, count: configuration.readerCount, configuration: configuration)
+        let events = try writer.rowCount("events")
+        let low = try writer.rowCount("low_confidence")
+        logger.info("store opened", metadata: [
+            "path": "\(path)", "events": "\(events)", "durability": "\(configuration.durability.rawValue)",
+            "strict": "\(configuration.strict)",
+        ])
+        return EventStore(directory: directory, configuration: configuration, logger: logger, writer: writer,
+                          readers: readers, directoryLock: directoryLock, events: events, lowConfidence: low)
+    }
+
+    deinit {
+        // No job can be running or pending: a scheduled drain holds a reference. We may be on the writer
+        // queue (the drain's release can be the last one), so close inline rather than through `close()`.
+        guard !closed else { return }
+        readers.close()
+        writer.close()
+        directoryLock.unlock()
+    }
+
+    /// Drains pending submissions, checkpoints (TRUNCATE) and closes every connection. Idempotent.
+    /// Must not be called from the writer queue (a completion or the commit handler).
+    public func close() {
+        let first = lock.withLock { () -> Bool in
+            defer { closed = true }
+            return !closed
+        }
+        guard first else { return }
+        writerQueue.sync {}  // the drain loop runs until the queue is empty; nothing new can be added now
+        readers.close()  // before the final checkpoint, so TRUNCATE finds no reader
+        let writer = self.writer
+        writerQueue.sync { writer.close() }
+        directoryLock.unlock()
+        logger.info("store closed", metadata: ["path": "\(databasePath)"])
+    }
+
+    /// Called on the writer queue after each successful COMMIT, before any completion of that transaction.
+    /// Set it before the first submit; keep it short (it delays the next transaction).
+    public var onCommit: CommitHandler? {
+        get { lock.withLock { commitHandler } }
+        set { lock.withLock { commitHandler = newValue } }
+    }
+
+    // MARK: Ingest
+
+    /// Queues events for the writer, which merges everything pending into one transaction. `completion`
+    /// runs on the writer queue once that transaction committed (one result per item, in order) or failed
+    /// (then nothing of this submission was stored). Keep it short.
+    public func submit(_ items: [IngestItem], completion: @escaping Completion) {
+        if items.isEmpty { return completion(.success([])) }
+        enqueue(.ingest(items, completion), onClosed: { completion(.failure(.closed("submitting events"))) })
+    }
+
+    public func submit(_ items: [IngestItem]) async throws(StoreError) -> [EventResult] {
+        let result = await withCheckedContinuation { (c: CheckedContinuation<Result<[EventResult], StoreError>, Never>) in
+            submit(items) { c.resume(returning: $0) }
+        }
+        return try result.get()
+    }
+
+    private func enqueue(_ job: Job, onClosed: () -> Void) {
+        let schedule = lock.withLock { () -> Bool? in
+            if closed { return nil }
+            pending.append(job)
+            if drainScheduled { return false }
+            drainScheduled = true
+            return true
+        }
+        guard let schedule else { return onClosed() }
+        if schedule { writerQueue.async { self.drain() } }
+    }
+
+    /// What the writer takes next: one exclusive job, or every pending submission up to the transaction cap.
+    private enum Turn {
+        case idle
+        case exclusive(@Sendable (Writer) -> Void)
+        case ingest([([IngestItem], Completion)])
+    }
+
+    private func takeTurn() -> Turn {
+        lock.withLock { () -> Turn in
+            guard pendingHead < pending.count else {
+                pending.removeAll(keepingCapacity: true)
+                pendingHead = 0
+                drainScheduled = false
+                return .idle
+            }
+            if case .exclusive(let body) = pending[pendingHead] {
+                pendingHead += 1
+                return .exclusive(body)
+            }
+            var batch: [([IngestItem], Completion)] = []
+            var events = 0
+            while pendingHead < pending.count, case .ingest(let items, let completion) = pending[pendingHead] {
+                if !batch.isEmpty && events + items.count > configuration.maxEventsPerTransaction { break }
+                batch.append((items, completion))
+                events += items.count
+                pendingHead += 1
+            }
+            if pendingHead > 4_096 && pendingHead * 2 > pending.count {  // compact now and then
+                pending.removeFirst(pendingHead)
+                pendingHead = 0
+            }
+            return .ingest(batch)
+        }
+    }
+
+    private var hasPendingWork: Bool { lock.withLock { pendingHead < pending.count } }
+
+    private func drain() {
+        while true {
+            switch takeTurn() {
+            case .idle:
+                return
+            case .exclusive(let body):
+                body(writer)
+            case .ingest(let batch):
+                runTransaction(batch)
+            }
+        }
+    }
+
+    private func runTransaction(_ batch: [([IngestItem], Completion)]) {
+        let now = System.nowMs()
+        let outcome: IngestOutcome
+        do throws(StoreError) {
+            outcome = try writer.ingest(batch.map(\.0), now: now)
+        } catch {
+            logger.error("ingest transaction failed", metadata: [
+                "error": "\(error)", "submissions": "\(batch.count)", "retryable": "\(error.isRetryable)",
+            ])
+            for (_, completion) in batch { completion(.failure(error)) }
+            return
+        }
+        let handler = lock.withLock { () -> CommitHandler? in
+            commitCount += 1
+            eventCount += UInt64(outcome.accepted.count)
+            acceptedSinceOpen += UInt64(outcome.accepted.count)
+            lowConfidenceCount += UInt64(outcome.lowConfidence.count)
+            return commitHandler
+        }
+        if let handler, !(outcome.accepted.isEmpty && outcome.lowConfidence.isEmpty) {
+            handler(outcome.accepted, outcome.lowConfidence)
+        }
+        for (i, (_, completion)) in batch.enumerated() { completion(.success(outcome.results[i])) }
+        writer.maintainWAL(workWaiting: hasPendingWork)
+    }
+
+    // MARK: Writer jobs (registry, settings)
+
+    /// Runs `body` on the writer, in order with submissions, and waits for it.
+    private func onWriter<T: Sendable>(_ operation: String,
+                                       _ body: @escaping @Sendable (Writer) throws(StoreError) -> T) throws(StoreError) -> T {
+        let box = ResultBox<T>()
+        let done = DispatchSemaphore(value: 0)
+        var wasClosed = false
+        enqueue(.exclusive { writer in
+            do throws(StoreError) { box.result = .success(try body(writer)) } catch { box.result = .failure(error) }
+            done.signal()
+        }, onClosed: { wasClosed = true })
+        if wasClosed { throw .closed(operation) }
+        done.wait()
+        return try box.result!.get()
+    }
+
+    private func onWriter<T: Sendable>(_ operation: String,
+                                       _ body: @escaping @Sendable (Writer) throws(StoreError) -> T) async throws(StoreError) -> T {
+        let result = await withCheckedContinuation { (c: CheckedContinuation<Result<T, StoreError>, Never>) in
+            enqueue(.exclusive { writer in
+                do throws(StoreError) { c.resume(returning: .success(try body(writer))) } catch { c.resume(returning: .failure(error)) }
+            }, onClosed: { c.resume(returning: .failure(.closed(operation))) })
+        }
+        return try result.get()
+    }
+
+    /// Creates or updates workers (empty site: `default`). Serialized with ingestion, so an event submitted
+    /// after this returns sees the registration (strict mode). Blocks until the writer ran it.
+    public func upsertWorkers(_ records: [WorkerRecord]) throws(StoreError) -> UpsertResult {
+        try onWriter("upserting workers") { (w: Writer) throws(StoreError) in try w.upsertWorkers(records, now: System.nowMs()) }
+    }
+
+    public func upsertWorkers(_ records: [WorkerRecord]) async throws(StoreError) -> UpsertResult {
+        try await onWriter("upserting workers") { (w: Writer) throws(StoreError) in try w.upsertWorkers(records, now: System.nowMs()) }
+    }
+
+    public func upsertWorkstations(_ records: [WorkstationRecord]) throws(StoreError) -> UpsertResult {
+        try onWriter("upserting workstations") { (w: Writer) throws(StoreError) in
+            try w.upsertWorkstations(records, now: System.nowMs())
+        }
+    }
+
+    public func upsertWorkstations(_ records: [WorkstationRecord]) async throws(StoreError) -> UpsertResult {
+        try await onWriter("upserting workstations") { (w: Writer) throws(StoreError) in
+            try w.upsertWorkstations(records, now: System.nowMs())
+        }
+    }
+
+    /// Changes `PRAGMA max_page_count` on the writer (tests simulate a full disk with it).
+    public func setMaxPageCount(_ pages: Int) throws(StoreError) {
+        try onWriter("setting max_page_count") { (w: Writer) throws(StoreError) in try w.setMaxPageCount(pages) }
+    }
+
+    /// Runs a TRUNCATE checkpoint now (waiting up to the busy timeout for readers). Returns whether the
+    /// WAL was emptied.
+    @discardableResult
+    public func checkpoint() throws(StoreError) -> Bool {
+        try onWriter("checkpointing") { (w: Writer) in w.truncateWAL(wait: true) }
+    }
+
+    // MARK: Reads
+
+    /// One page of stored events, newest first (event_time_ms DESC, then store sequence DESC).
+    public func listEvents(_ request: ListEventsRequest) throws(StoreError) -> EventPage {
+        try readers.withReader("listing events") { (r: Reader) throws(StoreError) in try r.listEvents(request) }
+    }
+
+    /// Streams every stored event in store-sequence order from one snapshot (startup index rebuild).
+    public func forEachEvent(_ body: (StoredEvent) -> Void) throws(StoreError) {
+        try readers.withReader("reading events") { (r: Reader) throws(StoreError) in try r.forEachEvent(body) }
+    }
+
+    /// Streams every recorded low-confidence rejection in the order recorded.
+    public func forEachLowConfidence(_ body: (StoredEvent) -> Void) throws(StoreError) {
+        try readers.withReader("reading low-confidence events") { (r: Reader) throws(StoreError) in
+            try r.forEachLowConfidence(body)
+        }
+    }
+
+    public func listWorkers(siteID: String? = nil) throws(StoreError) -> [WorkerRecord] {
+        try readers.withReader("listing workers") { (r: Reader) throws(StoreError) in try r.listWorkers(siteID: siteID) }
+    }
+
+    public func listWorkstations(siteID: String? = nil) throws(StoreError) -> [WorkstationRecord] {
+        try readers.withReader("listing workstations") { (r: Reader) throws(StoreError) in
+            try r.listWorkstations(siteID: siteID)
+        }
+    }
+
+    public func listSites() throws(StoreError) -> [SiteRecord] {
+        try readers.withReader("listing sites") { (r: Reader) throws(StoreError) in try r.listSites() }
+    }
+
+    // MARK: Stats
+
+    /// Transactions committed since open (a measure of group commit: far fewer than submissions under load).
+    public var commits: UInt64 { lock.withLock { commitCount } }
+    /// Events stored, all time.
+    public var eventsStored: UInt64 { lock.withLock { eventCount } }
+
+    public func stats() -> StoreStats {
+        let (commits, events, low, accepted) = lock.withLock { (commitCount, eventCount, lowConfidenceCount, acceptedSinceOpen) }
+        return StoreStats(events: events, lowConfidenceEvents: low, commits: commits, eventsAcceptedSinceOpen: accepted,
+                          databaseBytes: System.fileSize(databasePath), walBytes: System.fileSize(databasePath + "-wal"))
+    }
+}
+
+/// Carries a writer job's result to the waiting caller. `@unchecked Sendable`: written once on the writer
+/// queue before the semaphore is signalled, read only after the wait returns.
+private final class ResultBox<T>: @unchecked Sendable {
+    var result: Result<T, StoreError>?
+}

@@ -1,0 +1,515 @@
+// The one connection that writes and checkpoints. Confined to the store's writer queue.
+//
+// Debian's SQLite 3.40.1 has the WAL-reset race (fixed upstream in 3.51.3): it needs two connections
+// writing or checkpointing at once. Here only this connection ever writes or checkpoints: auto-checkpoint
+// is off (`wal_autocheckpoint=0` plus our own WAL hook), readers are query_only and never checkpoint on
+// close, and `maintainWAL` checkpoints between transactions on this same queue.
+import CSQLite
+import Logging
+import TaktDomain
+
+/// (site key, string id): how workers and workstations are interned.
+struct SiteScopedName: Hashable {
+    var site: Int64
+    var id: String
+}
+
+/// The writer's in-memory map of interned ids, loaded at open. A value type, so a failed transaction
+/// restores it by assigning the copy taken before BEGIN (copy-on-write makes that copy free).
+struct InternedKeys {
+    var sites: [String: Int64] = [:]
+    var workers: [SiteScopedName: Int64] = [:]
+    var workstations: [SiteScopedName: Int64] = [:]
+    var models: [String: Int64] = [:]
+    var gateways: [String: Int64] = [:]
+}
+
+/// What one committed ingest transaction produced.
+struct IngestOutcome {
+    /// One result list per submission, in order.
+    var results: [[EventResult]]
+    var accepted: [StoredEvent]
+    var lowConfidence: [StoredEvent]
+}
+
+/// The latest WAL size in pages, set by SQLite's WAL hook after each commit (on the writer queue).
+private final class WALFrames {
+    var frames: Int32 = 0
+}
+
+final class Writer {
+    let db: Database
+    private let configuration: StoreConfiguration
+    private let logger: Logger
+    private(set) var keys = InternedKeys()
+    private let walFrames = WALFrames()
+    /// WAL pages already copied into the database by our checkpoints (in the current WAL generation).
+    private var backfilledFrames = 0
+    private var lastSeenFrames = 0
+    private var lastTruncateAttemptFrames = 0
+
+    private let begin: Statement
+    private let commit: Statement
+    private let insertEvent: Statement
+    private let identityExists: Statement
+    private let insertLowConfidence: Statement
+    private let insertSite: Statement
+    private let insertWorker: Statement
+    private let insertWorkstation: Statement
+    private let updateWorker: Statement
+    private let updateWorkstation: Statement
+    private let insertModel: Statement
+    private let insertGateway: Statement
+
+    init(path: String, configuration: StoreConfiguration, logger: Logger) throws(StoreError) {
+        self.configuration = configuration
+        self.logger = logger
+        let db = try Database(path: path)
+        self.db = db
+        do throws(StoreError) {
+            sqlite3_busy_timeout(db.handle, configuration.busyTimeoutMs)
+            // The first statement that reads the file: a non-database fails here with SQLITE_NOTADB.
+            let mode = try db.prepare("PRAGMA journal_mode=WAL")
+            let journal = try mode.step() ? mode.string(0) : ""
+            guard journal == "wal" else {
+                throw StoreError(kind: .sqlite, sqliteCode: SQLITE_ERROR,
+                                 message: "could not switch to WAL mode (journal_mode is \(journal))",
+                                 operation: "opening \(path)")
+            }
+            let synchronous = configuration.durability == .full ? "FULL" : "NORMAL"
+            try db.execute("""
+                PRAGMA synchronous=\(synchronous);
+                PRAGMA wal_autocheckpoint=0;
+                PRAGMA journal_size_limit=\(configuration.checkpointTruncatePages * 4096);
+                PRAGMA cache_size=-\(configuration.writerCacheKiB);
+                PRAGMA temp_store=MEMORY;
+                """)
+            if let max = configuration.maxPageCount { try db.execute("PRAGMA max_page_count=\(max)") }
+            try Schema.migrate(db, logger: logger)
+        } catch {
+            var e = error
+            e.operation = "opening \(path)"
+            throw e
+        }
+
+        begin = try db.prepare("BEGIN IMMEDIATE")
+        commit = try db.prepare("COMMIT")
+        insertEvent = try db.prepare("""
+            INSERT OR IGNORE INTO events(event_time_ms, kind, confidence, count, site, worker, workstation, model,
+                                         gateway, sequence, received_at_ms)
+            VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        identityExists = try db.prepare(
+            "SELECT 1 FROM events WHERE worker = ? AND event_time_ms = ? AND workstation = ? AND kind = ?")
+        insertLowConfidence = try db.prepare("""
+            INSERT OR IGNORE INTO low_confidence(site_id, worker_id, workstation_id, kind, event_time_ms, confidence,
+                                                 model, received_at_ms)
+            VALUES(?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        insertSite = try db.prepare("INSERT INTO sites(site_id, created_at_ms) VALUES(?, ?)")
+        insertWorker = try db.prepare("""
+            INSERT INTO workers(site, worker_id, name, shift, department, created_at_ms, updated_at_ms)
+            VALUES(?, ?, ?, ?, ?, ?, ?)
+            """)
+        insertWorkstation = try db.prepare("""
+            INSERT INTO workstations(site, workstation_id, name, location, type, created_at_ms, updated_at_ms)
+            VALUES(?, ?, ?, ?, ?, ?, ?)
+            """)
+        updateWorker = try db.prepare(
+            "UPDATE workers SET name = ?, shift = ?, department = ?, updated_at_ms = ? WHERE id = ?")
+        updateWorkstation = try db.prepare(
+            "UPDATE workstations SET name = ?, location = ?, type = ?, updated_at_ms = ? WHERE id = ?")
+        insertModel = try db.prepare("INSERT INTO models(model_version) VALUES(?)")
+        insertGateway = try db.prepare("INSERT INTO gateways(gateway_id) VALUES(?)")
+
+        try loadKeys()
+        installWALHook()
+    }
+
+    private func loadKeys() throws(StoreError) {
+        var k = InternedKeys()
+        let sites = try db.prepare("SELECT id, site_id FROM sites")
+        while try sites.step() { k.sites[sites.string(1)] = sites.int64(0) }
+        let workers = try db.prepare("SELECT id, site, worker_id FROM workers")
+        while try workers.step() { k.workers[SiteScopedName(site: workers.int64(1), id: workers.string(2))] = workers.int64(0) }
+        let stations = try db.prepare("SELECT id, site, workstation_id FROM workstations")
+        while try stations.step() {
+            k.workstations[SiteScopedName(site: stations.int64(1), id: stations.string(2))] = stations.int64(0)
+        }
+        let models = try db.prepare("SELECT id, model_version FROM models")
+        while try models.step() { k.models[models.string(1)] = models.int64(0) }
+        let gateways = try db.prepare("SELECT id, gateway_id FROM gateways")
+        while try gateways.step() { k.gateways[gateways.string(1)] = gateways.int64(0) }
+        keys = k
+    }
+
+    private func installWALHook() {
+        // Replaces SQLite's auto-checkpoint hook: we only record the WAL size; maintainWAL decides.
+        let hook: @convention(c) (UnsafeMutableRawPointer?, OpaquePointer?, UnsafePointer<CChar>?, Int32) -> Int32 = {
+            context, _, _, frames in
+            Unmanaged<WALFrames>.fromOpaque(context!).takeUnretainedValue().frames = frames
+            return SQLITE_OK
+        }
+        sqlite3_wal_hook(db.handle, hook, Unmanaged.passUnretained(walFrames).toOpaque())
+    }
+
+    /// Total rows of a table (events and low-confidence rows are never deleted, so max(id) is the count
+    /// and costs a b-tree descent rather than a scan of millions of rows).
+    func rowCount(_ table: String) throws(StoreError) -> UInt64 {
+        UInt64(try db.scalarInt("SELECT max(id) FROM \(table)") ?? 0)
+    }
+
+    func setMaxPageCount(_ pages: Int) throws(StoreError) {
+        try db.execute("PRAGMA max_page_count=\(pages)")
+    }
+
+    // MARK: Ingest
+
+    /// Stores every submission in one transaction. On any error the transaction is rolled back, the
+    /// interned keys are restored and the error is thrown: nothing of it was stored.
+    func ingest(_ submissions: [[IngestItem]], now: Int64) throws(StoreError) -> IngestOutcome {
+        let saved = keys
+        var outcome = IngestOutcome(results: [], accepted: [], lowConfidence: [])
+        outcome.results.reserveCapacity(submissions.count)
+        let total = submissions.reduce(0) { $0 + $1.count }
+        outcome.accepted.reserveCapacity(total)
+        do throws(StoreError) {
+            try begin.execute()
+            for items in submissions {
+                var results: [EventResult] = []
+                results.reserveCapacity(items.count)
+                for item in items {
+                    switch item {
+                    case .candidate(let e):
+                        results.append(try store(e, now: now, into: &outcome.accepted))
+                    case .lowConfidence(let e):
+                        results.append(try recordLowConfidence(e, now: now, into: &outcome.lowConfidence))
+                    }
+                }
+                outcome.results.append(results)
+            }
+            try commit.execute()
+        } catch {
+            db.rollbackIfNeeded()
+            keys = saved
+            var e = error
+            e.operation = "storing \(total) events in \(submissions.count) submissions"
+            throw e
+        }
+        return outcome
+    }
+
+    private func store(_ e: Event, now: Int64, into accepted: inout [StoredEvent]) throws(StoreError) -> EventResult {
+        let siteID = e.effectiveSiteID
+        var siteKey = keys.sites[siteID]
+        var workerKey = siteKey.flatMap { keys.workers[SiteScopedName(site: $0, id: e.workerID)] }
+        var stationKey = siteKey.flatMap { keys.workstations[SiteScopedName(site: $0, id: e.workstationID)] }
+        if workerKey == nil || stationKey == nil {
+            if configuration.acceptance.strict {
+                return Self.unknownEntity(e, siteID: siteID, worker: workerKey == nil, workstation: stationKey == nil)
+            }
+            // Default mode: registered on first sight.
+            let site = try siteKeyRegistering(siteID, now: now)
+            siteKey = site
+            if workerKey == nil { workerKey = try registerWorker(WorkerRecord(siteID: siteID, workerID: e.workerID), site: site, now: now) }
+            if stationKey == nil {
+                stationKey = try registerWorkstation(WorkstationRecord(siteID: siteID, workstationID: e.workstationID),
+                                                     site: site, now: now)
+            }
+        }
+        let model = try modelKey(e.modelVersion)
+        var gateway: Int64?
+        var sequence: Int64?
+        if let key = e.idempotencyKey {
+            gateway = try gatewayKey(key.gatewayID)
+            sequence = Int64(bitPattern: key.sequence)  // unsigned on the wire; the bit pattern keeps uniqueness
+        }
+        let count = Int64(e.units)
+        let s = insertEvent
+        defer { s.reset() }
+        try s.bind(1, e.eventTimeMs)
+        try s.bind(2, Int64(e.kind.rawValue))
+        try s.bind(3, e.confidence)
+        try s.bind(4, count)
+        try s.bind(5, siteKey!)
+        try s.bind(6, workerKey!)
+        try s.bind(7, stationKey!)
+        try s.bind(8, model)
+        try s.bind(9, gateway)
+        try s.bind(10, sequence)
+        try s.bind(11, now)
+        while try s.step() {}
+        if db.changes == 1 {
+            var stored = e
+            stored.siteID = siteID
+            stored.count = UInt32(count)
+            accepted.append(StoredEvent(event: stored, receivedAtMs: now, sequence: db.lastInsertRowID))
+            return .accepted
+        }
+        return try duplicateResult(e, worker: workerKey!, workstation: stationKey!)
+    }
+
+    /// Says which uniqueness rule made `INSERT OR IGNORE` skip the row.
+    private func duplicateResult(_ e: Event, worker: Int64, workstation: Int64) throws(StoreError) -> EventResult {
+        var identityTaken = true
+        if e.idempotencyKey != nil {
+            let q = identityExists
+            defer { q.reset() }
+            try q.bind(1, worker)
+            try q.bind(2, e.eventTimeMs)
+            try q.bind(3, workstation)
+            try q.bind(4, Int64(e.kind.rawValue))
+            identityTaken = try q.step()
+        }
+        if identityTaken {
+            let suffix = e.kind == .productCount ? "; the first stored count wins" : ""
+            return EventResult(.duplicate,
+                "an event with the same identity (site, worker_id, workstation_id, kind, event_time_ms) is already stored\(suffix)")
+        }
+        let key = e.idempotencyKey!
+        return EventResult(.duplicate,
+            "idempotency key (gateway \"\(key.gatewayID)\", sequence \(key.sequence)) was already used by another event")
+    }
+
+    private static func unknownEntity(_ e: Event, siteID: String, worker: Bool, workstation: Bool) -> EventResult {
+        let what: String
+        switch (worker, workstation) {
+        case (true, true): what = "worker_id \"\(e.workerID)\" and workstation_id \"\(e.workstationID)\" are"
+        case (true, false): what = "worker_id \"\(e.workerID)\" is"
+        default: what = "workstation_id \"\(e.workstationID)\" is"
+        }
+        return EventResult(.unknownEntity, "\(what) not registered at site \"\(siteID)\" (strict mode)")
+    }
+
+    private func recordLowConfidence(_ e: Event, now: Int64, into recorded: inout [StoredEvent]) throws(StoreError) -> EventResult {
+        let siteID = e.effectiveSiteID
+        let model = try modelKey(e.modelVersion)
+        let s = insertLowConfidence
+        defer { s.reset() }
+        try s.bind(1, siteID)
+        try s.bind(2, e.workerID)
+        try s.bind(3, e.workstationID)
+        try s.bind(4, Int64(e.kind.rawValue))
+        try s.bind(5, e.eventTimeMs)
+        try s.bind(6, e.confidence)
+        try s.bind(7, model)
+        try s.bind(8, now)
+        while try s.step() {}
+        if db.changes == 1 {
+            var stored = e
+            stored.siteID = siteID
+            stored.count = e.units
+            recorded.append(StoredEvent(event: stored, receivedAtMs: now, sequence: db.lastInsertRowID))
+        }
+        let min = configuration.acceptance.minConfidence
+        return EventResult(.lowConfidence, "confidence \(e.confidence) below min_confidence \(min)")
+    }
+
+    // MARK: Interning and registry
+
+    @inline(__always) private func siteKeyRegistering(_ siteID: String, now: Int64) throws(StoreError) -> Int64 {
+        if let k = keys.sites[siteID] { return k }
+        return try registerSite(siteID, now: now)
+    }
+
+    @inline(__always) private func modelKey(_ version: String) throws(StoreError) -> Int64 {
+        if let k = keys.models[version] { return k }
+        return try internModel(version)
+    }
+
+    @inline(__always) private func gatewayKey(_ id: String) throws(StoreError) -> Int64 {
+        if let k = keys.gateways[id] { return k }
+        return try internGateway(id)
+    }
+
+    private func registerSite(_ siteID: String, now: Int64) throws(StoreError) -> Int64 {
+        try insertSite.bind(1, siteID)
+        try insertSite.bind(2, now)
+        try insertSite.execute()
+        let key = db.lastInsertRowID
+        keys.sites[siteID] = key
+        return key
+    }
+
+    private func registerWorker(_ r: WorkerRecord, site: Int64, now: Int64) throws(StoreError) -> Int64 {
+        let s = insertWorker
+        try s.bind(1, site)
+        try s.bind(2, r.workerID)
+        try s.bind(3, r.name)
+        try s.bind(4, r.shift)
+        try s.bind(5, r.department)
+        try s.bind(6, now)
+        try s.bind(7, now)
+        try s.execute()
+        let key = db.lastInsertRowID
+        keys.workers[SiteScopedName(site: site, id: r.workerID)] = key
+        return key
+    }
+
+    private func registerWorkstation(_ r: WorkstationRecord, site: Int64, now: Int64) throws(StoreError) -> Int64 {
+        let s = insertWorkstation
+        try s.bind(1, site)
+        try s.bind(2, r.workstationID)
+        try s.bind(3, r.name)
+        try s.bind(4, r.location)
+        try s.bind(5, r.type)
+        try s.bind(6, now)
+        try s.bind(7, now)
+        try s.execute()
+        let key = db.lastInsertRowID
+        keys.workstations[SiteScopedName(site: site, id: r.workstationID)] = key
+        return key
+    }
+
+    private func internModel(_ version: String) throws(StoreError) -> Int64 {
+        try insertModel.bind(1, version)
+        try insertModel.execute()
+        let key = db.lastInsertRowID
+        keys.models[version] = key
+        return key
+    }
+
+    private func internGateway(_ id: String) throws(StoreError) -> Int64 {
+        try insertGateway.bind(1, id)
+        try insertGateway.execute()
+        let key = db.lastInsertRowID
+        keys.gateways[id] = key
+        return key
+    }
+
+    private static func siteOf(_ s: String) -> String { s.isEmpty ? Event.defaultSite : s }
+
+    private static func checkIDs(_ site: String, _ id: String, field: String, index: Int) throws(StoreError) {
+        if !site.isEmpty && !IdentifierRules.isValid(site) {
+            throw .invalidArgument("site_id of record \(index): only 1-64 bytes of [A-Za-z0-9_.:-] allowed, got \"\(site.prefix(80))\"")
+        }
+        if !IdentifierRules.isValid(id) {
+            throw .invalidArgument("\(field) of record \(index): only 1-64 bytes of [A-Za-z0-9_.:-] allowed, got \"\(id.prefix(80))\"")
+        }
+    }
+
+    func upsertWorkers(_ records: [WorkerRecord], now: Int64) throws(StoreError) -> UpsertResult {
+        for (i, r) in records.enumerated() { try Self.checkIDs(r.siteID, r.workerID, field: "worker_id", index: i) }
+        let saved = keys
+        do throws(StoreError) {
+            return try db.transaction { () throws(StoreError) -> UpsertResult in
+                var result = UpsertResult(created: 0, updated: 0)
+                for var r in records {
+                    r.siteID = Self.siteOf(r.siteID)
+                    let site = try siteKeyRegistering(r.siteID, now: now)
+                    if let key = keys.workers[SiteScopedName(site: site, id: r.workerID)] {
+                        let s = updateWorker
+                        try s.bind(1, r.name)
+                        try s.bind(2, r.shift)
+                        try s.bind(3, r.department)
+                        try s.bind(4, now)
+                        try s.bind(5, key)
+                        try s.execute()
+                        result.updated += 1
+                    } else {
+                        _ = try registerWorker(r, site: site, now: now)
+                        result.created += 1
+                    }
+                }
+                return result
+            }
+        } catch {
+            keys = saved
+            var e = error
+            if e.kind == .sqlite { e.operation = "upserting \(records.count) workers" }
+            throw e
+        }
+    }
+
+    func upsertWorkstations(_ records: [WorkstationRecord], now: Int64) throws(StoreError) -> UpsertResult {
+        for (i, r) in records.enumerated() {
+            try Self.checkIDs(r.siteID, r.workstationID, field: "workstation_id", index: i)
+        }
+        let saved = keys
+        do throws(StoreError) {
+            return try db.transaction { () throws(StoreError) -> UpsertResult in
+                var result = UpsertResult(created: 0, updated: 0)
+                for var r in records {
+                    r.siteID = Self.siteOf(r.siteID)
+                    let site = try siteKeyRegistering(r.siteID, now: now)
+                    if let key = keys.workstations[SiteScopedName(site: site, id: r.workstationID)] {
+                        let s = updateWorkstation
+                        try s.bind(1, r.name)
+                        try s.bind(2, r.location)
+                        try s.bind(3, r.type)
+                        try s.bind(4, now)
+                        try s.bind(5, key)
+                        try s.execute()
+                        result.updated += 1
+                    } else {
+                        _ = try registerWorkstation(r, site: site, now: now)
+                        result.created += 1
+                    }
+                }
+                return result
+            }
+        } catch {
+            keys = saved
+            var e = error
+            if e.kind == .sqlite { e.operation = "upserting \(records.count) workstations" }
+            throw e
+        }
+    }
+
+    // MARK: Checkpoints
+
+    /// Called after each commit. PASSIVE checkpoints never wait for readers and never block other
+    /// connections; TRUNCATE is tried only when the WAL is large and no submission is waiting, and then
+    /// without a busy handler, so it gives up at once if a reader still uses the WAL.
+    func maintainWAL(workWaiting: Bool) {
+        let frames = Int(walFrames.frames)
+        if frames < lastSeenFrames {  // the WAL was restarted from its beginning
+            backfilledFrames = 0
+            lastTruncateAttemptFrames = 0
+        }
+        lastSeenFrames = frames
+        var log: Int32 = 0
+        var done: Int32 = 0
+        if frames - backfilledFrames >= configuration.checkpointPassivePages {
+            let rc = sqlite3_wal_checkpoint_v2(db.handle, nil, SQLITE_CHECKPOINT_PASSIVE, &log, &done)
+            if rc == SQLITE_OK {
+                backfilledFrames = Int(done)
+            } else {
+                logger.warning("passive checkpoint failed", metadata: ["error": "\(db.error(rc, "checkpointing"))"])
+            }
+        }
+        if !workWaiting && frames >= configuration.checkpointTruncatePages
+            && frames - lastTruncateAttemptFrames >= configuration.checkpointPassivePages {
+            lastTruncateAttemptFrames = frames
+            if truncateWAL(wait: false) {
+                backfilledFrames = 0
+                lastSeenFrames = 0
+                lastTruncateAttemptFrames = 0
+            }
+        }
+    }
+
+    /// A TRUNCATE checkpoint; with `wait` false it fails at once (SQLITE_BUSY) when readers are active.
+    @discardableResult
+    func truncateWAL(wait: Bool) -> Bool {
+        if !wait { sqlite3_busy_timeout(db.handle, 0) }
+        defer { if !wait { sqlite3_busy_timeout(db.handle, configuration.busyTimeoutMs) } }
+        var log: Int32 = 0
+        var done: Int32 = 0
+        let rc = sqlite3_wal_checkpoint_v2(db.handle, nil, SQLITE_CHECKPOINT_TRUNCATE, &log, &done)
+        if rc == SQLITE_OK {
+            walFrames.frames = 0
+            return true
+        }
+        if rc & 0xff != SQLITE_BUSY {
+            logger.warning("truncate checkpoint failed", metadata: ["error": "\(db.error(rc, "checkpointing"))"])
+        }
+        return false
+    }
+
+    func close() {
+        truncateWAL(wait: true)
+        sqlite3_wal_hook(db.handle, nil, nil)
+        db.close()
+    }
+}
