@@ -1,0 +1,247 @@
+// Time-sorted columnar storage in bounded chunks: the building block of `MetricsIndex`.
+//
+// Why chunks: a late event inserts in the middle at the cost of one chunk (≤ `chunkCapacity` rows), and
+// because every chunk is a copy-on-write value, a writer that mutates storage while a query still holds a
+// snapshot copies only the chunks it touches, never a whole 10-million-row column.
+
+/// A position in a `Series`: chunk number and row inside it. `chunk == chunks.count` is the end.
+struct SeriesPosition: Equatable, Sendable {
+    var chunk: Int
+    var row: Int
+}
+
+/// One chunk of a series: parallel columns, sorted by `times` (ties ordered by the owner).
+protocol SeriesChunk: Sendable {
+    associatedtype Row
+    init()
+    var times: [Int64] { get }
+    mutating func insert(_ row: Row, at index: Int)
+    /// Moves rows `index...` into a new chunk and returns it.
+    mutating func split(at index: Int) -> Self
+}
+
+/// Rows of one chunk type, sorted by time across chunks.
+struct Series<Chunk: SeriesChunk>: Sendable {
+    static var defaultChunkCapacity: Int { 4096 }
+
+    private(set) var chunks: [Chunk] = []
+    private(set) var count = 0
+    /// Rows per chunk at most (a full chunk splits in two). Small values exercise chunking in tests.
+    let chunkCapacity: Int
+
+    init(chunkCapacity: Int = Self.defaultChunkCapacity) {
+        precondition(chunkCapacity >= 2 && chunkCapacity <= 4096, "chunk capacity must be in 2...4096")
+        self.chunkCapacity = chunkCapacity
+    }
+
+    var isEmpty: Bool { count == 0 }
+    var endPosition: SeriesPosition { SeriesPosition(chunk: chunks.count, row: 0) }
+    var startPosition: SeriesPosition { SeriesPosition(chunk: 0, row: 0) }
+
+    func time(at p: SeriesPosition) -> Int64 { chunks[p.chunk].times[p.row] }
+
+    /// First position whose time is `>= t` (the end when none).
+    func lowerBound(_ t: Int64) -> SeriesPosition {
+        // First chunk whose last time is >= t.
+        var lo = 0, hi = chunks.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if chunks[mid].times[chunks[mid].times.count - 1] < t { lo = mid + 1 } else { hi = mid }
+        }
+        if lo == chunks.count { return endPosition }
+        let times = chunks[lo].times
+        var a = 0, b = times.count
+        while a < b {
+            let mid = (a + b) / 2
+            if times[mid] < t { a = mid + 1 } else { b = mid }
+        }
+        return SeriesPosition(chunk: lo, row: a)
+    }
+
+    /// First position whose time is `> t`.
+    func upperBound(_ t: Int64) -> SeriesPosition {
+        t == Int64.max ? endPosition : lowerBound(t + 1)
+    }
+
+    func next(_ p: SeriesPosition) -> SeriesPosition {
+        if p.row + 1 < chunks[p.chunk].times.count { return SeriesPosition(chunk: p.chunk, row: p.row + 1) }
+        return SeriesPosition(chunk: p.chunk + 1, row: 0)
+    }
+
+    /// The position before `p`, or nil at the start.
+    func previous(_ p: SeriesPosition) -> SeriesPosition? {
+        if p.row > 0 { return SeriesPosition(chunk: p.chunk, row: p.row - 1) }
+        if p.chunk == 0 { return nil }
+        return SeriesPosition(chunk: p.chunk - 1, row: chunks[p.chunk - 1].times.count - 1)
+    }
+
+    /// Number of rows before `p`. O(chunks), which is small next to the rows it stands for.
+    func rank(_ p: SeriesPosition) -> Int {
+        var n = p.row
+        var c = 0
+        while c < p.chunk && c < chunks.count {
+            n += chunks[c].times.count
+            c += 1
+        }
+        return n
+    }
+
+    /// Inserts `row` so that it lands at position `p` (rows from `p` on move one place later).
+    mutating func insert(_ row: Chunk.Row, at p: SeriesPosition) {
+        count += 1
+        if chunks.isEmpty {
+            var c = Chunk()
+            c.insert(row, at: 0)
+            chunks.append(c)
+            return
+        }
+        var ci = p.chunk, ri = p.row
+        if ci == chunks.count {
+            // Appending: fill the last chunk, then start a new one (appends keep chunks full).
+            ci -= 1
+            ri = chunks[ci].times.count
+            if ri >= chunkCapacity {
+                var c = Chunk()
+                c.insert(row, at: 0)
+                chunks.append(c)
+                return
+            }
+        } else if ri == 0 && ci > 0 && chunks[ci - 1].times.count < chunkCapacity {
+            // The end of the previous chunk is the same place and may have room.
+            ci -= 1
+            ri = chunks[ci].times.count
+        }
+        if chunks[ci].times.count >= chunkCapacity {
+            let half = chunks[ci].times.count / 2
+            let tail = chunks[ci].split(at: half)
+            chunks.insert(tail, at: ci + 1)
+            if ri > half {
+                ci += 1
+                ri -= half
+            }
+        }
+        chunks[ci].insert(row, at: ri)
+    }
+
+    /// Mutates the chunk holding `p` in place.
+    mutating func withChunk<R>(at p: SeriesPosition, _ body: (inout Chunk, Int) -> R) -> R {
+        body(&chunks[p.chunk], p.row)
+    }
+}
+
+// MARK: - Chunk types
+
+/// A worker's state events: time and `workstation << 2 | kind code` (0 absent, 1 idle, 2 working).
+struct StateChunk: SeriesChunk {
+    var times: [Int64] = []
+    var codes: [UInt32] = []
+    init() {}
+    mutating func insert(_ row: (Int64, UInt32), at index: Int) {
+        times.insert(row.0, at: index)
+        codes.insert(row.1, at: index)
+    }
+    mutating func split(at index: Int) -> StateChunk {
+        var tail = StateChunk()
+        tail.times = Array(times[index...])
+        tail.codes = Array(codes[index...])
+        times.removeSubrange(index...)
+        codes.removeSubrange(index...)
+        return tail
+    }
+}
+
+/// A worker's product events: time and `workstation << 14 | count` (count 1...10,000).
+typealias ProductChunk = StateChunk
+
+/// Working and idle intervals observed at one workstation: start, length, and `worker << 1 | isWorking`.
+struct StationChunk: SeriesChunk {
+    var times: [Int64] = []
+    var lengths: [UInt32] = []
+    var codes: [UInt32] = []
+    init() {}
+    mutating func insert(_ row: (Int64, UInt32, UInt32), at index: Int) {
+        times.insert(row.0, at: index)
+        lengths.insert(row.1, at: index)
+        codes.insert(row.2, at: index)
+    }
+    mutating func split(at index: Int) -> StationChunk {
+        var tail = StationChunk()
+        tail.times = Array(times[index...])
+        tail.lengths = Array(lengths[index...])
+        tail.codes = Array(codes[index...])
+        times.removeSubrange(index...)
+        lengths.removeSubrange(index...)
+        codes.removeSubrange(index...)
+        return tail
+    }
+}
+
+/// Accepted events of one model version at one site: time and confidence, sorted by `(time, confidence)`,
+/// with the exact fixed-point sum of the chunk's confidences for O(chunks) window means.
+struct ConfidenceChunk: SeriesChunk {
+    var times: [Int64] = []
+    var confidences: [Double] = []
+    var fixedSum: UInt64 = 0
+    init() {}
+    mutating func insert(_ row: (Int64, Double), at index: Int) {
+        times.insert(row.0, at: index)
+        confidences.insert(row.1, at: index)
+        fixedSum += FixedPoint.quantize(row.1)
+    }
+    mutating func split(at index: Int) -> ConfidenceChunk {
+        var tail = ConfidenceChunk()
+        tail.times = Array(times[index...])
+        tail.confidences = Array(confidences[index...])
+        times.removeSubrange(index...)
+        confidences.removeSubrange(index...)
+        tail.fixedSum = tail.confidences.reduce(0) { $0 + FixedPoint.quantize($1) }
+        fixedSum -= tail.fixedSum
+        return tail
+    }
+}
+
+/// Times only (low-confidence rejections of one model version at one site).
+struct TimeChunk: SeriesChunk {
+    var times: [Int64] = []
+    init() {}
+    mutating func insert(_ row: Int64, at index: Int) { times.insert(row, at: index) }
+    mutating func split(at index: Int) -> TimeChunk {
+        var tail = TimeChunk()
+        tail.times = Array(times[index...])
+        times.removeSubrange(index...)
+        return tail
+    }
+}
+
+/// Confidences in [0, 1] as integers of 2^-50, so sums over windows are exact and order-free.
+/// 4,096 rows of at most 2^50 fit a chunk's UInt64; window sums use a 128-bit accumulator.
+enum FixedPoint {
+    static let scale: Double = 1_125_899_906_842_624  // 2^50
+
+    @inline(__always)
+    static func quantize(_ c: Double) -> UInt64 {
+        let clamped = c.isNaN ? 0 : Swift.min(Swift.max(c, 0), 1)
+        return UInt64((clamped * scale).rounded())
+    }
+}
+
+/// Unsigned 128-bit sum of fixed-point confidences.
+struct WideSum {
+    var high: UInt64 = 0
+    var low: UInt64 = 0
+
+    @inline(__always)
+    mutating func add(_ x: UInt64) {
+        let (r, overflow) = low.addingReportingOverflow(x)
+        low = r
+        if overflow { high &+= 1 }
+    }
+
+    mutating func add(_ other: WideSum) {
+        add(other.low)
+        high &+= other.high
+    }
+
+    /// The sum as a confidence total (divided by the fixed-point scale).
+    var value: Double { (Double(high) * 18_446_744_073_709_551_616.0 + Double(low)) / FixedPoint.scale }
+}
