@@ -67,6 +67,7 @@ let package = Package(
                           swiftSettings: strict),
 
         .testTarget(name: "TaktDomainTests", dependencies: ["TaktDomain"]),
+        .testTarget(name: "TaktSimulationTests", dependencies: ["TaktSimulation", "TaktDomain"]),
         .testTarget(name: "TaktProtoTests", dependencies: ["TaktProto", "TaktDomain"]),
         .testTarget(name: "TaktWireTests", dependencies: ["TaktWire", "TaktDomain"]),
         .testTarget(name: "TaktStoreTests", dependencies: ["TaktStore", "TaktDomain"]),
