@@ -56,6 +56,7 @@ final class Database {
     /// Runs a query that returns one integer (pragmas, counts); nil when it returns no row or NULL.
     func scalarInt(_ sql: String) throws(StoreError) -> Int64? {
         let s = try prepare(sql)
+        defer { s.reset() }
         guard try s.step() else { return nil }
         return s.isNull(0) ? nil : s.int64(0)
     }

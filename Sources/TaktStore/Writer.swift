@@ -71,6 +71,7 @@ final class Writer {
             // The first statement that reads the file: a non-database fails here with SQLITE_NOTADB.
             let mode = try db.prepare("PRAGMA journal_mode=WAL")
             let journal = try mode.step() ? mode.string(0) : ""
+            mode.reset()  // an unfinished statement would make later COMMITs fail
             guard journal == "wal" else {
                 throw StoreError(kind: .sqlite, sqliteCode: SQLITE_ERROR,
                                  message: "could not switch to WAL mode (journal_mode is \(journal))",

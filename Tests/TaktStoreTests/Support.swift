@@ -26,3 +26,30 @@ func event(_ t: Int64, worker: String = "W1", station: String = "S1", kind: Even
     Event(eventTimeMs: t, workerID: worker, workstationID: station, kind: kind, confidence: confidence, count: count,
           siteID: site, modelVersion: model, idempotencyKey: key)
 }
+
+/// Opens a store in a fresh temp directory, runs `body`, closes and removes it.
+func withStore<T>(_ configuration: StoreConfiguration = StoreConfiguration(durability: .normal), _ name: String = "store",
+                  _ body: (EventStore, TempDirectory) async throws -> T) async throws -> T {
+    let dir = TempDirectory(name)
+    defer { dir.remove() }
+    let store = try EventStore.open(directory: dir.path + "/data", configuration: configuration, logger: quietLogger)
+    defer { store.close() }
+    return try await body(store, dir)
+}
+
+/// Thread-safe list for collecting callbacks in tests.
+final class Collector<T>: @unchecked Sendable {  // guarded by `lock`
+    private let lock = Lock()
+    private var items: [T] = []
+    func append(_ x: T) { lock.withLock { items.append(x) } }
+    func append(contentsOf xs: [T]) { lock.withLock { items.append(contentsOf: xs) } }
+    var all: [T] { lock.withLock { items } }
+}
+
+extension EventStore {
+    func allEvents() throws -> [StoredEvent] {
+        var out: [StoredEvent] = []
+        try forEachEvent { out.append($0) }
+        return out
+    }
+}

@@ -1,0 +1,103 @@
+@preconcurrency import Dispatch
+import Testing
+import TaktDomain
+@testable import TaktStore
+
+@Suite struct ConcurrencyTests {
+    /// Many callers, one writer: pending submissions are merged into shared transactions.
+    @Test func groupCommitMergesConcurrentSubmissions() async throws {
+        try await withStore(StoreConfiguration(durability: .full)) { store, _ in
+            let calls = 2_000
+            let threads = 16
+            let results = Collector<ResultCode>()
+            let group = DispatchGroup()
+            for t in 0..<threads {
+                group.enter()
+                DispatchQueue.global().async {
+                    for i in stride(from: t, to: calls, by: threads) {
+                        group.enter()
+                        store.submit([.candidate(event(Int64(1_000 + i), worker: "W\(i % 7)"))]) { r in
+                            results.append((try? r.get())?.first?.code ?? .invalid)
+                            group.leave()
+                        }
+                    }
+                    group.leave()
+                }
+            }
+            group.wait()
+            #expect(results.all.count == calls)
+            #expect(results.all.allSatisfy { $0 == .accepted })
+            #expect(store.eventsStored == UInt64(calls))
+            #expect(store.commits < UInt64(calls / 4), "commits: \(store.commits)")
+        }
+    }
+
+    /// Callers that each wait for their ack before sending again still share commits.
+    @Test func waitingCallersShareCommits() async throws {
+        try await withStore(StoreConfiguration(durability: .full)) { store, _ in
+            let threads = 32
+            let perThread = 25
+            let group = DispatchGroup()
+            let failures = Collector<String>()
+            for t in 0..<threads {
+                group.enter()
+                DispatchQueue.global().async {
+                    for i in 0..<perThread {
+                        let done = DispatchSemaphore(value: 0)
+                        store.submit([.candidate(event(Int64(i + 1), worker: "T\(t)"))]) { r in
+                            if (try? r.get()) != [.accepted] { failures.append("\(t)/\(i)") }
+                            done.signal()
+                        }
+                        done.wait()
+                    }
+                    group.leave()
+                }
+            }
+            group.wait()
+            #expect(failures.all.isEmpty)
+            #expect(store.eventsStored == UInt64(threads * perThread))
+            print("waiting callers: \(threads * perThread) submits in \(store.commits) commits")
+        }
+    }
+
+    @Test func sameBatchFiveTimesConcurrently() async throws {
+        try await withStore { store, _ in
+            let batch = (0..<10_000).map { i in
+                IngestItem.candidate(event(Int64(1_000_000 + i / 10), worker: "W\(i % 10)", station: "S\(i % 3)"))
+            }
+            let codes = try await withThrowingTaskGroup(of: [EventResult].self) { group in
+                for _ in 0..<5 { group.addTask { try await store.submit(batch) } }
+                var all: [ResultCode] = []
+                for try await r in group { all += r.map(\.code) }
+                return all
+            }
+            #expect(codes.count == 50_000)
+            #expect(codes.filter { $0 == .accepted }.count == 10_000)
+            #expect(codes.filter { $0 == .duplicate }.count == 40_000)
+            #expect(store.eventsStored == 10_000)
+            #expect(try store.allEvents().count == 10_000)
+        }
+    }
+
+    /// Readers see committed data while the writer keeps committing.
+    @Test func readersRunWhileWriting() async throws {
+        try await withStore { store, _ in
+            let writes = Task {
+                for b in 0..<20 {
+                    let items = (0..<500).map { IngestItem.candidate(event(Int64(b * 500 + $0 + 1))) }
+                    _ = try await store.submit(items)
+                }
+            }
+            var last = 0
+            while true {
+                var n = 0
+                try store.forEachEvent { _ in n += 1 }
+                #expect(n >= last && n % 500 == 0)  // whole transactions only
+                last = n
+                if n == 10_000 { break }
+                try await Task.sleep(nanoseconds: 1_000_000)
+            }
+            try await writes.value
+        }
+    }
+}
