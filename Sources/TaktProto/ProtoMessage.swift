@@ -71,16 +71,17 @@ public struct DecodeError: Error, Sendable, Hashable, CustomStringConvertible, R
     public var rpcError: RPCError { .invalidArgument(message) }
 }
 
-/// The memory one decode may use: `32 × payload bytes + 64 KiB`, enforced by protobuf-c's allocator hook.
+/// The memory one decode may use: `40 × payload bytes + 64 KiB`, enforced by protobuf-c's allocator hook.
 ///
-/// Why 32: besides the unpacked structs themselves (an `Event` is ~112 bytes for as little as 2 wire bytes),
-/// protobuf-c keeps a 32-byte scan record for every field it meets while a message is being parsed.
-/// The densest legitimate payloads we send (registry lists of records holding only a short id, measured by
-/// `TaktProtoTests`) need about 25 × their size; hostile ones (floods of empty sub-messages or unknown
-/// fields) need 60–90 × and are refused. The 64 KiB floor keeps small messages (hellos, short queries)
-/// from ever hitting the limit. A 4 MiB frame can thus cost at most 128 MiB, only while it is decoded.
+/// Why 40: besides the unpacked structs themselves (an `Event` is ~112 bytes for as little as 2 wire bytes),
+/// protobuf-c keeps a 32-byte scan record for every field it meets while a message is being parsed, and
+/// our allocator adds a 16-byte header to every block. The densest legitimate payloads (registry lists of
+/// records holding nothing but a one-character id: 5 wire bytes each) measure about 32 × their size in
+/// `TaktProtoTests`; floods of empty sub-messages need 60–90 × and are refused. The 64 KiB floor keeps
+/// small messages (hellos, short queries, stats) clear of the limit. A 4 MiB frame can thus cost at most
+/// 160 MiB, and only while it is being decoded.
 public enum DecodeBudget {
-    public static let bytesPerPayloadByte = 32
+    public static let bytesPerPayloadByte = 40
     public static let floorBytes = 64 << 10
 
     public static func limit(forPayloadBytes n: Int) -> Int {
