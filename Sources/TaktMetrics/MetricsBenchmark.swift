@@ -140,7 +140,7 @@ public enum MetricsBenchmark {
         }
         index.insert(stored)
         let insertTime = clock.now - t0
-        log("inserted \(index.eventCount) events in \(insertTime) (batches of 1000)")
+        log("inserted \(index.eventCount) events in \(insertTime) (batches of 1000); columns \(index.storageBytes / 1_048_576) MB, \(index.storageBytes / max(index.eventCount, 1)) bytes/event")
 
         let day: Int64 = 86_400_000
         let end = shape.start + Int64(shape.days) * day

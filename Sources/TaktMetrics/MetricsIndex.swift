@@ -92,6 +92,18 @@ public final class MetricsIndex: Sendable {
     /// Low-confidence rejections held.
     public var lowConfidenceCount: Int { state.withLock { $0.rejectedCount } }
 
+    /// Bytes reserved by the index's columns (the bulk of its memory; excludes names and small headers).
+    public var storageBytes: Int {
+        let snapshot = snapshot()
+        var bytes = 0
+        for site in snapshot.siteStores {
+            for w in site.workers { bytes += w.states.allocatedBytes + w.products.allocatedBytes }
+            for s in site.stations { bytes += s.allocatedBytes }
+            for v in site.versions.values { bytes += v.accepted.allocatedBytes + v.rejected.allocatedBytes }
+        }
+        return bytes
+    }
+
     /// An immutable copy of the state for one query (O(1): shares storage copy-on-write).
     func snapshot() -> IndexState { state.withLock { $0 } }
 }

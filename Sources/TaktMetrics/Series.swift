@@ -16,8 +16,12 @@ protocol SeriesChunk: Sendable {
     init()
     var times: [Int64] { get }
     mutating func insert(_ row: Row, at index: Int)
+    mutating func removeFirst() -> Row
+    mutating func removeLast() -> Row
     /// Moves rows `index...` into a new chunk and returns it.
     mutating func split(at index: Int) -> Self
+    /// Bytes reserved by the columns (capacity, not count).
+    var allocatedBytes: Int { get }
 }
 
 /// Rows of one chunk type, sorted by time across chunks.
@@ -112,16 +116,38 @@ struct Series<Chunk: SeriesChunk>: Sendable {
             ri = chunks[ci].times.count
         }
         if chunks[ci].times.count >= chunkCapacity {
-            let half = chunks[ci].times.count / 2
-            let tail = chunks[ci].split(at: half)
-            chunks.insert(tail, at: ci + 1)
-            if ri > half {
-                ci += 1
-                ri -= half
+            // A full chunk: hand one row to a neighbour with room (most late events land near the end, where
+            // the next chunk is the last, partly filled one), so chunks stay full; split only when both
+            // neighbours are full too.
+            if ci + 1 == chunks.count {
+                chunks.append(Chunk())
+            }
+            if chunks[ci + 1].times.count < chunkCapacity {
+                if ri == chunks[ci].times.count {
+                    chunks[ci + 1].insert(row, at: 0)
+                    return
+                }
+                let moved = chunks[ci].removeLast()
+                chunks[ci + 1].insert(moved, at: 0)
+            } else if ci > 0 && ri > 0 && chunks[ci - 1].times.count < chunkCapacity {
+                let moved = chunks[ci].removeFirst()
+                chunks[ci - 1].insert(moved, at: chunks[ci - 1].times.count)
+                ri -= 1
+            } else {
+                let half = chunks[ci].times.count / 2
+                let tail = chunks[ci].split(at: half)
+                chunks.insert(tail, at: ci + 1)
+                if ri > half {
+                    ci += 1
+                    ri -= half
+                }
             }
         }
         chunks[ci].insert(row, at: ri)
     }
+
+    /// Bytes reserved by all chunks.
+    var allocatedBytes: Int { chunks.reduce(chunks.capacity * MemoryLayout<Chunk>.stride) { $0 + $1.allocatedBytes } }
 
     /// Mutates the chunk holding `p` in place.
     mutating func withChunk<R>(at p: SeriesPosition, _ body: (inout Chunk, Int) -> R) -> R {
@@ -140,6 +166,9 @@ struct StateChunk: SeriesChunk {
         times.insert(row.0, at: index)
         codes.insert(row.1, at: index)
     }
+    mutating func removeFirst() -> (Int64, UInt32) { (times.removeFirst(), codes.removeFirst()) }
+    mutating func removeLast() -> (Int64, UInt32) { (times.removeLast(), codes.removeLast()) }
+    var allocatedBytes: Int { times.capacity * 8 + codes.capacity * 4 }
     mutating func split(at index: Int) -> StateChunk {
         var tail = StateChunk()
         tail.times = Array(times[index...])
@@ -164,6 +193,11 @@ struct StationChunk: SeriesChunk {
         lengths.insert(row.1, at: index)
         codes.insert(row.2, at: index)
     }
+    mutating func removeFirst() -> (Int64, UInt32, UInt32) {
+        (times.removeFirst(), lengths.removeFirst(), codes.removeFirst())
+    }
+    mutating func removeLast() -> (Int64, UInt32, UInt32) { (times.removeLast(), lengths.removeLast(), codes.removeLast()) }
+    var allocatedBytes: Int { times.capacity * 8 + lengths.capacity * 4 + codes.capacity * 4 }
     mutating func split(at index: Int) -> StationChunk {
         var tail = StationChunk()
         tail.times = Array(times[index...])
@@ -188,6 +222,17 @@ struct ConfidenceChunk: SeriesChunk {
         confidences.insert(row.1, at: index)
         fixedSum += FixedPoint.quantize(row.1)
     }
+    mutating func removeFirst() -> (Int64, Double) {
+        let row = (times.removeFirst(), confidences.removeFirst())
+        fixedSum -= FixedPoint.quantize(row.1)
+        return row
+    }
+    mutating func removeLast() -> (Int64, Double) {
+        let row = (times.removeLast(), confidences.removeLast())
+        fixedSum -= FixedPoint.quantize(row.1)
+        return row
+    }
+    var allocatedBytes: Int { times.capacity * 8 + confidences.capacity * 8 }
     mutating func split(at index: Int) -> ConfidenceChunk {
         var tail = ConfidenceChunk()
         tail.times = Array(times[index...])
@@ -205,6 +250,9 @@ struct TimeChunk: SeriesChunk {
     var times: [Int64] = []
     init() {}
     mutating func insert(_ row: Int64, at index: Int) { times.insert(row, at: index) }
+    mutating func removeFirst() -> Int64 { times.removeFirst() }
+    mutating func removeLast() -> Int64 { times.removeLast() }
+    var allocatedBytes: Int { times.capacity * 8 }
     mutating func split(at index: Int) -> TimeChunk {
         var tail = TimeChunk()
         tail.times = Array(times[index...])
