@@ -1,5 +1,20 @@
 // The protobuf face of the domain types: every RPC payload of proto/takt/v1 encodes from and decodes
 // to a TaktDomain value (or a small named wrapper here). Nothing outside TaktProto sees protobuf-c.
+//
+// method                  request                     response
+// Health.Check            HealthCheckRequest          ServingStatus
+// Health.Stats            StatsRequest                ServerStats
+// Ingest.SubmitEvent      Event / IncomingEvent*      EventResult
+// Ingest.SubmitBatch      EventBatch / IncomingBatch* BatchAck
+// Query.QueryMetrics      MetricsQuery                MetricsResponse
+// Query.ListEvents        ListEventsRequest           EventPage
+// Query.Subscribe         SubscribeRequest            SubscriptionUpdate (stream)
+// Registry.UpsertWorkers  WorkerList                  UpsertResult
+// Registry.ListWorkers    RegistryListRequest         WorkerList
+// Registry.UpsertWorkstations / ListWorkstations: as workers, with WorkstationList
+// Registry.ListSites      RegistryListRequest         SiteList
+// connection frames       ClientHello, ServerHello, Goaway, RPCStatus (STATUS)
+// * what the server decodes: bad events become per-event INVALID results instead of failing the call.
 import TaktDomain
 
 /// A value that can be written as the protobuf payload of one RPC message.
