@@ -48,7 +48,7 @@ public final class MetricsIndex: Sendable {
         self.init(capMs: capMs, chunkCapacity: 4096)
     }
 
-    /// `chunkCapacity`: rows per storage chunk (tests use tiny chunks to exercise splitting).
+    /// `chunkCapacity`: rows per storage chunk (tests use tiny chunks to exercise chunk boundaries).
     init(capMs: Int64, chunkCapacity: Int) {
         precondition(capMs > 0 && capMs <= Int64(UInt32.max), "capMs must be in 1...\(UInt32.max)")
         self.capMs = capMs

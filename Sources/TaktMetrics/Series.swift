@@ -18,10 +18,10 @@ protocol SeriesChunk: Sendable {
     mutating func insert(_ row: Row, at index: Int)
     mutating func removeFirst() -> Row
     mutating func removeLast() -> Row
-    /// Moves rows `index...` into a new chunk and returns it.
-    mutating func split(at index: Int) -> Self
     /// Bytes reserved by the columns (capacity, not count).
     var allocatedBytes: Int { get }
+    var capacity: Int { get }
+    mutating func reserve(_ rows: Int)
 }
 
 /// Rows of one chunk type, sorted by time across chunks.
@@ -30,7 +30,7 @@ struct Series<Chunk: SeriesChunk>: Sendable {
 
     private(set) var chunks: [Chunk] = []
     private(set) var count = 0
-    /// Rows per chunk at most (a full chunk splits in two). Small values exercise chunking in tests.
+    /// Rows per chunk at most. Small values exercise chunk boundaries in tests.
     let chunkCapacity: Int
 
     init(chunkCapacity: Int = Self.defaultChunkCapacity) {
@@ -94,9 +94,8 @@ struct Series<Chunk: SeriesChunk>: Sendable {
     mutating func insert(_ row: Chunk.Row, at p: SeriesPosition) {
         count += 1
         if chunks.isEmpty {
-            var c = Chunk()
-            c.insert(row, at: 0)
-            chunks.append(c)
+            chunks.append(Chunk())
+            insertRow(row, chunk: 0, row: 0)
             return
         }
         var ci = p.chunk, ri = p.row
@@ -105,9 +104,8 @@ struct Series<Chunk: SeriesChunk>: Sendable {
             ci -= 1
             ri = chunks[ci].times.count
             if ri >= chunkCapacity {
-                var c = Chunk()
-                c.insert(row, at: 0)
-                chunks.append(c)
+                chunks.append(Chunk())
+                insertRow(row, chunk: ci + 1, row: 0)
                 return
             }
         } else if ri == 0 && ci > 0 && chunks[ci - 1].times.count < chunkCapacity {
@@ -116,32 +114,32 @@ struct Series<Chunk: SeriesChunk>: Sendable {
             ri = chunks[ci].times.count
         }
         if chunks[ci].times.count >= chunkCapacity {
-            // A full chunk: hand one row to a neighbour with room (most late events land near the end, where
-            // the next chunk is the last, partly filled one), so chunks stay full; split only when both
-            // neighbours are full too.
-            if ci + 1 == chunks.count {
-                chunks.append(Chunk())
-            }
-            if chunks[ci + 1].times.count < chunkCapacity {
+            // A full chunk: hand one row to a neighbour with room, or to a new chunk after it. Late events
+            // mostly land near the end, so chunks stay (nearly) full; nothing is ever split in halves.
+            let nextHasRoom = ci + 1 < chunks.count && chunks[ci + 1].times.count < chunkCapacity
+            if !nextHasRoom && ci > 0 && ri > 0 && chunks[ci - 1].times.count < chunkCapacity {
+                let moved = chunks[ci].removeFirst()
+                insertRow(moved, chunk: ci - 1, row: chunks[ci - 1].times.count)
+                ri -= 1
+            } else {
+                if !nextHasRoom { chunks.insert(Chunk(), at: ci + 1) }
                 if ri == chunks[ci].times.count {
-                    chunks[ci + 1].insert(row, at: 0)
+                    insertRow(row, chunk: ci + 1, row: 0)
                     return
                 }
                 let moved = chunks[ci].removeLast()
-                chunks[ci + 1].insert(moved, at: 0)
-            } else if ci > 0 && ri > 0 && chunks[ci - 1].times.count < chunkCapacity {
-                let moved = chunks[ci].removeFirst()
-                chunks[ci - 1].insert(moved, at: chunks[ci - 1].times.count)
-                ri -= 1
-            } else {
-                let half = chunks[ci].times.count / 2
-                let tail = chunks[ci].split(at: half)
-                chunks.insert(tail, at: ci + 1)
-                if ri > half {
-                    ci += 1
-                    ri -= half
-                }
+                insertRow(moved, chunk: ci + 1, row: 0)
             }
+        }
+        insertRow(row, chunk: ci, row: ri)
+    }
+
+    /// Grows a chunk's columns by doubling up to exactly `chunkCapacity` (Array's own doubling would reach
+    /// 2 × 4,096 − 1 and waste half of every full chunk).
+    private mutating func insertRow(_ row: Chunk.Row, chunk ci: Int, row ri: Int) {
+        let n = chunks[ci].times.count
+        if n >= chunks[ci].capacity {
+            chunks[ci].reserve(Swift.min(chunkCapacity, Swift.max(16, 2 * n)))
         }
         chunks[ci].insert(row, at: ri)
     }
@@ -169,13 +167,10 @@ struct StateChunk: SeriesChunk {
     mutating func removeFirst() -> (Int64, UInt32) { (times.removeFirst(), codes.removeFirst()) }
     mutating func removeLast() -> (Int64, UInt32) { (times.removeLast(), codes.removeLast()) }
     var allocatedBytes: Int { times.capacity * 8 + codes.capacity * 4 }
-    mutating func split(at index: Int) -> StateChunk {
-        var tail = StateChunk()
-        tail.times = Array(times[index...])
-        tail.codes = Array(codes[index...])
-        times.removeSubrange(index...)
-        codes.removeSubrange(index...)
-        return tail
+    var capacity: Int { min(times.capacity, codes.capacity) }
+    mutating func reserve(_ rows: Int) {
+        times.reserveCapacity(rows)
+        codes.reserveCapacity(rows)
     }
 }
 
@@ -198,15 +193,11 @@ struct StationChunk: SeriesChunk {
     }
     mutating func removeLast() -> (Int64, UInt32, UInt32) { (times.removeLast(), lengths.removeLast(), codes.removeLast()) }
     var allocatedBytes: Int { times.capacity * 8 + lengths.capacity * 4 + codes.capacity * 4 }
-    mutating func split(at index: Int) -> StationChunk {
-        var tail = StationChunk()
-        tail.times = Array(times[index...])
-        tail.lengths = Array(lengths[index...])
-        tail.codes = Array(codes[index...])
-        times.removeSubrange(index...)
-        lengths.removeSubrange(index...)
-        codes.removeSubrange(index...)
-        return tail
+    var capacity: Int { min(times.capacity, lengths.capacity, codes.capacity) }
+    mutating func reserve(_ rows: Int) {
+        times.reserveCapacity(rows)
+        lengths.reserveCapacity(rows)
+        codes.reserveCapacity(rows)
     }
 }
 
@@ -233,15 +224,10 @@ struct ConfidenceChunk: SeriesChunk {
         return row
     }
     var allocatedBytes: Int { times.capacity * 8 + confidences.capacity * 8 }
-    mutating func split(at index: Int) -> ConfidenceChunk {
-        var tail = ConfidenceChunk()
-        tail.times = Array(times[index...])
-        tail.confidences = Array(confidences[index...])
-        times.removeSubrange(index...)
-        confidences.removeSubrange(index...)
-        tail.fixedSum = tail.confidences.reduce(0) { $0 + FixedPoint.quantize($1) }
-        fixedSum -= tail.fixedSum
-        return tail
+    var capacity: Int { min(times.capacity, confidences.capacity) }
+    mutating func reserve(_ rows: Int) {
+        times.reserveCapacity(rows)
+        confidences.reserveCapacity(rows)
     }
 }
 
@@ -253,12 +239,8 @@ struct TimeChunk: SeriesChunk {
     mutating func removeFirst() -> Int64 { times.removeFirst() }
     mutating func removeLast() -> Int64 { times.removeLast() }
     var allocatedBytes: Int { times.capacity * 8 }
-    mutating func split(at index: Int) -> TimeChunk {
-        var tail = TimeChunk()
-        tail.times = Array(times[index...])
-        times.removeSubrange(index...)
-        return tail
-    }
+    var capacity: Int { times.capacity }
+    mutating func reserve(_ rows: Int) { times.reserveCapacity(rows) }
 }
 
 /// Confidences in [0, 1] as integers of 2^-50, so sums over windows are exact and order-free.
