@@ -89,6 +89,7 @@ public final class EventStore: @unchecked Sendable {
             return !closed
         }
         guard first else { return }
+        dispatchPrecondition(condition: .notOnQueue(writerQueue))
         writerQueue.sync {}  // the drain loop runs until the queue is empty; nothing new can be added now
         readers.close()  // before the final checkpoint, so TRUNCATE finds no reader
         let writer = self.writer
@@ -214,6 +215,7 @@ public final class EventStore: @unchecked Sendable {
     /// Runs `body` on the writer, in order with submissions, and waits for it.
     private func onWriter<T: Sendable>(_ operation: String,
                                        _ body: @escaping @Sendable (Writer) throws(StoreError) -> T) throws(StoreError) -> T {
+        dispatchPrecondition(condition: .notOnQueue(writerQueue))  // would wait for itself
         let box = ResultBox<T>()
         let done = DispatchSemaphore(value: 0)
         var wasClosed = false

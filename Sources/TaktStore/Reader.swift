@@ -76,7 +76,7 @@ final class Reader {
         try loadNewer(table)
         if key >= 0 && key < names[keyPath: array].count { return names[keyPath: array][Int(key)] }
         throw StoreError(kind: .sqlite, sqliteCode: SQLITE_CORRUPT,
-                         message: "an event refers to \(table) key \(key), which does not exist",
+                         message: "a stored row refers to \(table) key \(key), which does not exist",
                          operation: "decoding stored events")
     }
 
@@ -85,31 +85,41 @@ final class Reader {
     static let eventColumns =
         "id, event_time_ms, kind, confidence, count, site, worker, workstation, model, gateway, sequence, received_at_ms"
 
-    /// Decodes the current row of a statement selecting `eventColumns`.
+    /// Decodes the current row of a statement selecting `eventColumns`, or returns nil when `n` lacks one of
+    /// its interned names (the caller refreshes and retries). Plain array indexing: this runs per row of a
+    /// full-table scan at startup.
     @inline(__always)
-    private func decodeEvent(_ s: Statement) throws(StoreError) -> StoredEvent {
-        let h = s.handle
+    private static func decodeEvent(_ h: OpaquePointer, _ n: borrowing InternedNames) throws(StoreError) -> StoredEvent? {
+        @inline(__always) func at(_ a: [String], _ col: Int32) -> String? {
+            let k = Int(truncatingIfNeeded: sqlite3_column_int64(h, col))
+            return k >= 0 && k < a.count ? a[k] : nil
+        }
         guard let kind = EventKind(rawValue: Int(sqlite3_column_int64(h, 2))) else {
             throw StoreError(kind: .sqlite, sqliteCode: SQLITE_CORRUPT,
                              message: "event \(sqlite3_column_int64(h, 0)) has kind \(sqlite3_column_int64(h, 2))",
                              operation: "decoding stored events")
         }
+        guard let site = at(n.sites, 5), let worker = at(n.workers, 6), let station = at(n.workstations, 7),
+              let model = at(n.models, 8) else { return nil }
         var key: IdempotencyKey?
-        if sqlite3_column_type(h, 9) != SQLITE_NULL && sqlite3_column_type(h, 10) != SQLITE_NULL {
-            key = IdempotencyKey(gatewayID: try name(.gateways, sqlite3_column_int64(h, 9), \.gateways),
-                                 sequence: UInt64(bitPattern: sqlite3_column_int64(h, 10)))
+        if sqlite3_column_type(h, 10) != SQLITE_NULL {
+            guard let gateway = at(n.gateways, 9) else { return nil }
+            key = IdempotencyKey(gatewayID: gateway, sequence: UInt64(bitPattern: sqlite3_column_int64(h, 10)))
         }
-        let event = Event(
-            eventTimeMs: sqlite3_column_int64(h, 1),
-            workerID: try name(.workers, sqlite3_column_int64(h, 6), \.workers),
-            workstationID: try name(.workstations, sqlite3_column_int64(h, 7), \.workstations),
-            kind: kind,
-            confidence: sqlite3_column_double(h, 3),
-            count: UInt32(truncatingIfNeeded: sqlite3_column_int64(h, 4)),
-            siteID: try name(.sites, sqlite3_column_int64(h, 5), \.sites),
-            modelVersion: try name(.models, sqlite3_column_int64(h, 8), \.models),
-            idempotencyKey: key)
+        let event = Event(eventTimeMs: sqlite3_column_int64(h, 1), workerID: worker, workstationID: station, kind: kind,
+                          confidence: sqlite3_column_double(h, 3),
+                          count: UInt32(truncatingIfNeeded: sqlite3_column_int64(h, 4)),
+                          siteID: site, modelVersion: model, idempotencyKey: key)
         return StoredEvent(event: event, receivedAtMs: sqlite3_column_int64(h, 11), sequence: sqlite3_column_int64(h, 0))
+    }
+
+    private func decodeEvent(_ s: Statement) throws(StoreError) -> StoredEvent {
+        if let e = try Self.decodeEvent(s.handle, names) { return e }
+        try refreshNames()
+        if let e = try Self.decodeEvent(s.handle, names) { return e }
+        throw StoreError(kind: .sqlite, sqliteCode: SQLITE_CORRUPT,
+                         message: "event \(s.int64(0)) refers to an interned id that does not exist",
+                         operation: "decoding stored events")
     }
 
     /// Every stored event in store-sequence order, in one read transaction (one consistent snapshot).
@@ -117,7 +127,11 @@ final class Reader {
         try db.transaction(.deferred) { () throws(StoreError) in
             try refreshNames()
             let s = try db.prepare("SELECT \(Self.eventColumns) FROM events ORDER BY id")
-            while try s.step() { body(try decodeEvent(s)) }
+            let snapshot = names  // complete for this transaction's snapshot: no misses expected
+            while try s.step() {
+                guard let e = try Self.decodeEvent(s.handle, snapshot) else { body(try decodeEvent(s)); continue }
+                body(e)
+            }
         }
     }
 
@@ -184,6 +198,7 @@ final class Reader {
 
         return try db.transaction(.deferred) { () throws(StoreError) -> EventPage in
             let s = try db.prepare(sql)
+            defer { s.reset() }  // may stop mid-result; an active statement would block COMMIT
             var i: Int32 = 1
             for t in texts { try s.bind(i, t); i += 1 }
             for v in ints { try s.bind(i, v); i += 1 }

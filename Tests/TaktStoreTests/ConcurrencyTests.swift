@@ -1,4 +1,5 @@
 @preconcurrency import Dispatch
+import Foundation
 import Testing
 import TaktDomain
 @testable import TaktStore
@@ -41,7 +42,8 @@ import TaktDomain
             let failures = Collector<String>()
             for t in 0..<threads {
                 group.enter()
-                DispatchQueue.global().async {
+                // Real threads: Dispatch's pool would run only about one blocked caller per core.
+                Thread.detachNewThread {
                     for i in 0..<perThread {
                         let done = DispatchSemaphore(value: 0)
                         store.submit([.candidate(event(Int64(i + 1), worker: "T\(t)"))]) { r in
@@ -56,7 +58,7 @@ import TaktDomain
             group.wait()
             #expect(failures.all.isEmpty)
             #expect(store.eventsStored == UInt64(threads * perThread))
-            print("waiting callers: \(threads * perThread) submits in \(store.commits) commits")
+            #expect(store.commits < UInt64(threads * perThread / 4), "commits: \(store.commits)")
         }
     }
 
