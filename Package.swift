@@ -52,7 +52,7 @@ let package = Package(
                 swiftSettings: strict),
 
         .executableTarget(name: "taktd",
-                          dependencies: ["TaktServer", "TaktDomain",
+                          dependencies: ["TaktServer", "TaktDomain", "TaktSimulation", "TaktPosix", "TaktStore",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")],
                           swiftSettings: strict),

@@ -17,6 +17,8 @@ public enum MetricsScope: Int, Sendable, Hashable, CaseIterable {
     case workstations = 3
     case timeline = 4
     case modelHealth = 5
+    /// Factory, workers and workstations of one window together (one consistent snapshot).
+    case all = 6
 }
 
 /// Which entity a timeline follows.

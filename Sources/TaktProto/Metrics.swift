@@ -4,9 +4,6 @@ import TaktProtoC
 
 /// `MetricsQuery`. On the wire 0 means "unset" for the window bounds (nil here) and for `bucket_ms`
 /// (3,600,000 here); an empty site id is nil.
-///
-/// `METRICS_SCOPE_ALL` (6) has no `MetricsScope` case yet, so it decodes to a `DecodeError`
-/// ("scope: ALL not supported yet") until the domain gains one.
 extension MetricsQuery: ProtoMessage, ProtoDecoderBacked {
     public static var protoMessageName: String { "takt.v1.MetricsQuery" }
     static let defaultBucketMs: Int64 = 3_600_000
@@ -41,7 +38,6 @@ extension MetricsQuery: ProtoMessage, ProtoDecoderBacked {
             guard let scope = MetricsScope(rawValue: scopeValue) else {
                 switch scopeValue {
                 case 0: throw DecodeError(field: "scope", "required, got METRICS_SCOPE_UNSPECIFIED")
-                case 6: throw DecodeError(field: "scope", "ALL not supported yet")
                 default: throw DecodeError(field: "scope", "unknown MetricsScope \(scopeValue)")
                 }
             }

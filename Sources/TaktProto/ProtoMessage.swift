@@ -76,7 +76,7 @@ public struct DecodeError: Error, Sendable, Hashable, CustomStringConvertible, R
         self.init(messageName: "", field: field, reason: reason)
     }
 
-    /// `takt.v1.MetricsQuery.scope: ALL not supported yet`, or the payload-level reason.
+    /// `takt.v1.MetricsQuery.scope: unknown MetricsScope 7`, or the payload-level reason.
     public var message: String {
         if let field { return "\(messageName).\(field): \(reason)" }
         return reason

@@ -168,7 +168,7 @@ let rules: [Rule] = [
 }
 
 @Suite struct OtherMessageValidationTests {
-    @Test(arguments: [(0, "scope: required"), (6, "scope: ALL not supported yet"), (7, "scope: unknown MetricsScope 7")]
+    @Test(arguments: [(0, "scope: required"), (7, "scope: unknown MetricsScope 7")]
           as [(UInt64, String)])
     func metricsScope(_ scope: UInt64, _ text: String) {
         var w = WireWriter()

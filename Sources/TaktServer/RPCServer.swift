@@ -1,0 +1,267 @@
+// The RPC server of docs/PROTOCOL.md on Dispatch sources: one listening socket, one
+// FramedChannel per connection, no thread per connection. Methods are served by a `CallHandler`.
+@preconcurrency import Dispatch
+import Logging
+import Synchronization
+import TaktDomain
+import TaktPosix
+import TaktProto
+import TaktWire
+
+public struct RPCServerConfiguration: Sendable {
+    public var listen: SocketAddress = SocketAddress(host: "127.0.0.1", port: 7411)
+    /// Largest frame payload accepted (checked before allocation).
+    public var maxFramePayload: Int = 4 << 20
+    /// Calls one connection may have open at once; more get RESOURCE_EXHAUSTED.
+    public var maxInFlightCalls: Int = 256
+    /// Announced keepalive interval; a connection silent for two intervals is closed.
+    public var keepaliveIntervalMs: Int = 30_000
+    /// A connection with no call in flight and no frame for this long is closed; 0 disables.
+    public var idleTimeoutMs: Int = 0
+    /// Preface and HELLO must arrive within this time.
+    public var helloTimeoutMs: Int = 10_000
+    /// A peer that takes no bytes for this long while replies wait is closed.
+    public var slowReaderTimeoutMs: Int = 30_000
+    /// Hard cap on bytes waiting for one peer; past it the connection is closed.
+    public var maxOutboundBytes: Int = 64 << 20
+    /// Connections open at once; more are accepted and closed at once with a GOAWAY.
+    public var maxConnections: Int = 20_000
+    /// Announced in ServerHello.
+    public var maxBatchEvents: Int = 10_000
+    public var serverName: String = "taktd"
+    public init() {}
+}
+
+/// One call as the service sees it. Thread-safe: complete it from any thread, exactly once.
+public final class ServerCall: @unchecked Sendable {
+    // @unchecked: immutable fields plus an atomic flag and a mutex-guarded cancel hook.
+    public let method: MethodID
+    public let callID: UInt32
+    public let payload: [UInt8]
+    /// Monotonic ns after which the client no longer wants the answer; nil: no deadline.
+    public let deadlineNs: UInt64?
+    public let peer: SocketAddress
+    weak var connection: ServerConnection?
+    private let finished = Atomic<Bool>(false)
+    private let cancelHook = Mutex<(@Sendable () -> Void)?>(nil)
+    let cancelledFlag = Atomic<Bool>(false)
+
+    init(method: MethodID, callID: UInt32, payload: [UInt8], deadlineNs: UInt64?, peer: SocketAddress,
+         connection: ServerConnection) {
+        self.method = method
+        self.callID = callID
+        self.payload = payload
+        self.deadlineNs = deadlineNs
+        self.peer = peer
+        self.connection = connection
+    }
+
+    public var isCancelled: Bool { cancelledFlag.load(ordering: .relaxed) }
+    public var isExpired: Bool { deadlineNs.map { System.monotonicNs() >= $0 } ?? false }
+
+    /// Runs `hook` when the client cancels (or the connection closes); at once if that already happened.
+    public func onCancel(_ hook: @escaping @Sendable () -> Void) {
+        let runNow = cancelHook.withLock { h -> Bool in
+            if isCancelled { return true }
+            h = hook
+            return false
+        }
+        if runNow { hook() }
+    }
+
+    func markCancelled() {
+        cancelledFlag.store(true, ordering: .relaxed)
+        let hook = cancelHook.withLock { h -> (@Sendable () -> Void)? in
+            let x = h
+            h = nil
+            return x
+        }
+        hook?()
+    }
+
+    /// Unary success.
+    public func respond(_ message: [UInt8]) {
+        guard !finished.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        connection?.finish(self, frame: Frame(type: .response, callID: callID, payload: message), status: .ok)
+    }
+
+    /// Ends the call (unary or stream) with an error status.
+    public func fail(_ error: RPCError) {
+        guard !finished.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let status = RPCStatus(error)
+        connection?.finish(self, frame: Frame(type: .status, callID: callID, payload: status.protobufBytes()),
+                           status: error.code)
+    }
+
+    /// Ends a stream with OK.
+    public func finishStream() {
+        guard !finished.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let status = RPCStatus(code: .ok, message: "")
+        connection?.finish(self, frame: Frame(type: .status, callID: callID, payload: status.protobufBytes()), status: .ok)
+    }
+
+    /// Stream messages dropped since the last one sent (confined to the connection queue).
+    var droppedSinceLastMessage: UInt64 = 0
+
+    /// Sends one stream message, built on the connection's queue. When the peer is too far behind,
+    /// nothing is sent and `weight` is added to the drop count that `encode` receives next time,
+    /// so a live subscription reports drops instead of growing memory.
+    public func sendStreamMessage(weight: UInt64, _ encode: @escaping @Sendable (_ dropped: UInt64) -> [UInt8]) {
+        guard !finished.load(ordering: .relaxed), !isCancelled, let c = connection else { return }
+        c.sendStreamMessage(self, weight: weight, encode)
+    }
+}
+
+/// The service behind the server.
+public protocol CallHandler: AnyObject, Sendable {
+    /// Called on a connection queue: must not block. Complete `call` later from any thread.
+    func handle(_ call: ServerCall)
+}
+
+/// Per-method call counts by final status, for the stats RPC.
+struct CallCounters {
+    var byMethod: [MethodID: [StatusCode: UInt64]] = [:]
+    var connectionsOpen: UInt64 = 0
+    var connectionsTotal: UInt64 = 0
+}
+
+public final class RPCServer: @unchecked Sendable {
+    // @unchecked: mutable state is either confined to `acceptQueue` or guarded by `state`.
+    public let configuration: RPCServerConfiguration
+    let logger: Logger
+    let handler: any CallHandler
+    private let acceptQueue = DispatchQueue(label: "takt.accept")
+    private let connectionQueues: [DispatchQueue]
+    private var listener: Socket?
+    private var acceptSource: (any DispatchSourceRead)?
+    private var sweepTimer: (any DispatchSourceTimer)?
+    private var nextQueue = 0
+    let state = Mutex(State())
+    public private(set) var boundAddress: SocketAddress?
+
+    struct State {
+        var connections: [ObjectIdentifier: ServerConnection] = [:]
+        var counters = CallCounters()
+        var shuttingDown = false
+    }
+
+    public init(configuration: RPCServerConfiguration, handler: any CallHandler, logger: Logger) {
+        self.configuration = configuration
+        self.handler = handler
+        self.logger = logger
+        // A fixed set of serial queues shared by all connections: Dispatch multiplexes them onto its pool.
+        connectionQueues = (0..<16).map { DispatchQueue(label: "takt.conn.\($0)") }
+    }
+
+    /// Binds and starts accepting. Returns the bound address (port 0 resolved).
+    @discardableResult
+    public func start() throws(SystemError) -> SocketAddress {
+        System.ignoreSIGPIPE()
+        let socket = try Socket.listen(on: configuration.listen)
+        let address = try socket.localAddress()
+        listener = socket
+        boundAddress = address
+        let source = DispatchSource.makeReadSource(fileDescriptor: socket.descriptor, queue: acceptQueue)
+        source.setEventHandler { [unowned self] in self.acceptPending() }
+        source.resume()
+        acceptSource = source
+        let timer = DispatchSource.makeTimerSource(queue: acceptQueue)
+        timer.schedule(deadline: .now() + .seconds(1), repeating: .milliseconds(500))
+        timer.setEventHandler { [unowned self] in self.sweep() }
+        timer.resume()
+        sweepTimer = timer
+        return address
+    }
+
+    private func acceptPending() {
+        guard let listener else { return }
+        for _ in 0..<256 {
+            let accepted: (Socket, SocketAddress)?
+            do {
+                accepted = try listener.accept()
+            } catch {
+                // EMFILE and friends: log, and let the level-triggered source retry later.
+                logger.warning("accept failed", metadata: ["error": "\(error)"])
+                return
+            }
+            guard let (socket, peer) = accepted else { return }
+            let queue = connectionQueues[nextQueue % connectionQueues.count]
+            nextQueue &+= 1
+            let limits = FramedChannel.Limits(maxFramePayload: configuration.maxFramePayload)
+            let channel = FramedChannel(socket: socket, peer: peer, queue: queue, expectPreface: true, limits: limits)
+            let connection = ServerConnection(channel: channel, server: self)
+            let admitted = state.withLock { s -> Bool in
+                if s.shuttingDown || s.connections.count >= configuration.maxConnections { return false }
+                s.connections[ObjectIdentifier(connection)] = connection
+                s.counters.connectionsOpen += 1
+                s.counters.connectionsTotal += 1
+                return true
+            }
+            queue.async {
+                if admitted {
+                    connection.start()
+                } else {
+                    connection.refuse(reason: "server is at its connection limit (\(self.configuration.maxConnections)) or shutting down")
+                }
+            }
+        }
+    }
+
+    func connectionClosed(_ c: ServerConnection) {
+        state.withLock { s in
+            if s.connections.removeValue(forKey: ObjectIdentifier(c)) != nil { s.counters.connectionsOpen -= 1 }
+        }
+    }
+
+    func record(method: MethodID, status: StatusCode) {
+        state.withLock { s in s.counters.byMethod[method, default: [:]][status, default: 0] += 1 }
+    }
+
+    private func sweep() {
+        let connections = state.withLock { Array($0.connections.values) }
+        let now = System.monotonicNs()
+        for c in connections {
+            c.channel.queue.async { c.checkTimers(nowNs: now) }
+        }
+    }
+
+    /// Connection and call counters for the stats RPC.
+    public func statistics() -> (open: UInt64, total: UInt64, methods: [MethodStats]) {
+        state.withLock { s in
+            let methods = s.counters.byMethod.map { (m, statuses) in
+                MethodStats(method: m, calls: statuses.values.reduce(0, +), statuses: statuses)
+            }.sorted { $0.method.rawValue < $1.method.rawValue }
+            return (s.counters.connectionsOpen, s.counters.connectionsTotal, methods)
+        }
+    }
+
+    /// Stops accepting, sends GOAWAY everywhere, lets in-flight calls finish for up to `graceMs`,
+    /// then closes what is left. Blocks until every connection is closed.
+    public func shutdown(graceMs: Int) {
+        let connections = state.withLock { s -> [ServerConnection] in
+            s.shuttingDown = true
+            return Array(s.connections.values)
+        }
+        acceptQueue.sync {
+            acceptSource?.cancel()
+            acceptSource = nil
+            listener = nil
+        }
+        for c in connections { c.channel.queue.async { c.goAway(code: .ok, reason: "server shutting down") } }
+        let deadline = System.monotonicNs() + UInt64(graceMs) * 1_000_000
+        while System.monotonicNs() < deadline {
+            if state.withLock({ $0.connections.isEmpty }) { break }
+            usleepMs(10)
+        }
+        let left = state.withLock { Array($0.connections.values) }
+        for c in left { c.channel.queue.sync { c.channel.close(reason: "shutdown grace period over") } }
+        acceptQueue.sync {
+            sweepTimer?.cancel()
+            sweepTimer = nil
+        }
+    }
+}
+
+func usleepMs(_ ms: Int) {
+    _ = DispatchSemaphore(value: 0).wait(timeout: .now() + .milliseconds(ms))
+}

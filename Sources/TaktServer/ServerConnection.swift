@@ -1,0 +1,236 @@
+// The server side of one connection: preface and HELLO, call bookkeeping, keepalive,
+// GOAWAY. Confined to its channel's queue.
+@preconcurrency import Dispatch
+import TaktDomain
+import TaktPosix
+import TaktProto
+import TaktWire
+
+final class ServerConnection: @unchecked Sendable {
+    // @unchecked: all mutable state is confined to `channel.queue`.
+    enum Phase { case awaitingPreface, awaitingHello, open, goingAway, closed }
+
+    let channel: FramedChannel
+    unowned let server: RPCServer
+    private var phase = Phase.awaitingPreface
+    private var calls: [UInt32: ServerCall] = [:]
+    private var lastCallID: UInt32 = 0
+    private var clientName = ""
+    private let openedNs = System.monotonicNs()
+    /// Stream messages refused because the peer was too far behind.
+    private static let maxStreamBacklog = 512 << 10
+
+    init(channel: FramedChannel, server: RPCServer) {
+        self.channel = channel
+        self.server = server
+    }
+
+    var config: RPCServerConfiguration { server.configuration }
+
+    func start() {
+        channel.start { [self] event in
+            switch event {
+            case .preface:
+                phase = .awaitingHello
+            case .frame(let frame):
+                receive(frame)
+            case .protocolError(let error):
+                protocolError(error.message)
+            case .closed(let reason):
+                closed(reason)
+            }
+        }
+    }
+
+    /// Accept-and-close for connections over the limit: a GOAWAY says why.
+    func refuse(reason: String) {
+        channel.start { [self] event in
+            if case .closed = event { server.connectionClosed(self) }
+        }
+        channel.sendRaw(Preface.bytes())
+        sendGoaway(code: .resourceExhausted, reason: reason)
+        channel.closeAfterWriting()
+    }
+
+    private func closed(_ reason: String) {
+        phase = .closed
+        for call in calls.values { call.markCancelled() }
+        calls.removeAll()
+        server.connectionClosed(self)
+        server.logger.debug("connection closed", metadata: ["peer": "\(channel.peer)", "reason": "\(reason)"])
+    }
+
+    private func sendGoaway(code: StatusCode, reason: String) {
+        channel.send(Frame(type: .goaway, payload: Goaway(lastCallID: lastCallID, code: code, reason: reason).protobufBytes()))
+    }
+
+    /// A framing or protocol violation: say why, then close.
+    private func protocolError(_ message: String) {
+        guard phase != .closed else { return }
+        server.logger.info("protocol error", metadata: ["peer": "\(channel.peer)", "error": "\(message)"])
+        if phase == .awaitingPreface { channel.sendRaw(Preface.bytes()) }
+        sendGoaway(code: .invalidArgument, reason: message)
+        phase = .closed
+        for call in calls.values { call.markCancelled() }
+        calls.removeAll()
+        channel.closeAfterWriting()
+    }
+
+    /// Graceful close: no new calls, in-flight calls finish, then the connection closes.
+    func goAway(code: StatusCode, reason: String) {
+        guard phase == .open || phase == .awaitingHello || phase == .awaitingPreface else { return }
+        if phase == .awaitingPreface { channel.sendRaw(Preface.bytes()) }
+        sendGoaway(code: code, reason: reason)
+        phase = .goingAway
+        if calls.isEmpty { channel.closeAfterWriting() }
+    }
+
+    private func receive(_ frame: Frame) {
+        switch phase {
+        case .awaitingPreface, .closed:
+            return
+        case .awaitingHello:
+            guard frame.type == .hello else {
+                protocolError("expected a HELLO frame after the preface, got frame type \(frame.type.rawValue)")
+                return
+            }
+            let hello: ClientHello
+            do {
+                hello = try ClientHello(protobuf: frame.payload)
+            } catch {
+                protocolError("HELLO payload is not a valid ClientHello: \(error)")
+                return
+            }
+            if hello.protocolVersion != 1 {
+                protocolError("unsupported protocol_version \(hello.protocolVersion) in HELLO; this server speaks 1")
+                return
+            }
+            clientName = String(hello.clientName.prefix(128))
+            let reply = ServerHello(
+                protocolVersion: 1, serverName: config.serverName, maxFrameSize: UInt32(config.maxFramePayload),
+                maxInFlightCalls: UInt32(config.maxInFlightCalls), keepaliveIntervalMs: UInt32(config.keepaliveIntervalMs),
+                idleTimeoutMs: UInt32(config.idleTimeoutMs), compression: [], maxBatchEvents: UInt32(config.maxBatchEvents))
+            channel.sendRaw(Preface.bytes())
+            channel.send(Frame(type: .helloAck, payload: reply.protobufBytes()))
+            phase = .open
+        case .open, .goingAway:
+            receiveOpen(frame)
+        }
+    }
+
+    private func receiveOpen(_ frame: Frame) {
+        switch frame.type {
+        case .request:
+            startCall(frame)
+        case .cancel:
+            if let call = calls.removeValue(forKey: frame.callID) {
+                call.markCancelled()
+                server.record(method: call.method, status: .cancelled)
+                if phase == .goingAway && calls.isEmpty { channel.closeAfterWriting() }
+            }
+        case .ping:
+            channel.send(Frame(type: .pong, param: frame.param))
+        case .pong:
+            break
+        case .goaway:
+            // The client is leaving: finish what is in flight, then close.
+            phase = .goingAway
+            if calls.isEmpty { channel.closeAfterWriting() }
+        case .hello:
+            protocolError("HELLO sent twice on one connection")
+        case .helloAck, .response, .streamMessage, .status:
+            protocolError("frame type \(frame.type.rawValue) is sent by servers only")
+        }
+    }
+
+    private func startCall(_ frame: Frame) {
+        let id = frame.callID
+        if phase == .goingAway {
+            sendStatus(id, RPCError(.unavailable, "server is shutting down; retry on a new connection", retryAfterMs: 1000))
+            return
+        }
+        if id == 0 {
+            protocolError("call id 0 is reserved for connection-level frames")
+            return
+        }
+        if calls[id] != nil {
+            protocolError("call id \(id) is already in flight on this connection")
+            return
+        }
+        guard let method = MethodID(rawValue: frame.methodID) else {
+            sendStatus(id, RPCError(.unimplemented, "unknown method id \(frame.methodID)"))
+            return
+        }
+        if calls.count >= config.maxInFlightCalls {
+            server.record(method: method, status: .resourceExhausted)
+            sendStatus(id, RPCError(.resourceExhausted,
+                                    "too many calls in flight on this connection (max_in_flight_calls \(config.maxInFlightCalls))",
+                                    retryAfterMs: 50))
+            return
+        }
+        lastCallID = max(lastCallID, id)
+        let deadline = frame.param == 0 ? nil : System.monotonicNs() + UInt64(frame.param) * 1_000_000
+        let call = ServerCall(method: method, callID: id, payload: frame.payload, deadlineNs: deadline,
+                              peer: channel.peer, connection: self)
+        calls[id] = call
+        server.handler.handle(call)
+    }
+
+    private func sendStatus(_ callID: UInt32, _ error: RPCError) {
+        channel.send(Frame(type: .status, callID: callID, payload: RPCStatus(error).protobufBytes()))
+    }
+
+    /// From any thread: the call's last frame.
+    func finish(_ call: ServerCall, frame: Frame, status: StatusCode) {
+        channel.queue.async { [self] in
+            guard calls[call.callID] === call else { return }  // cancelled or connection gone
+            calls[call.callID] = nil
+            server.record(method: call.method, status: status)
+            channel.send(frame)
+            if phase == .goingAway && calls.isEmpty { channel.closeAfterWriting() }
+        }
+    }
+
+    /// From any thread: one stream message, unless the peer is too far behind.
+    func sendStreamMessage(_ call: ServerCall, weight: UInt64, _ encode: @escaping @Sendable (UInt64) -> [UInt8]) {
+        channel.queue.async { [self] in
+            guard calls[call.callID] === call else { return }
+            if channel.outboundBacklog >= Self.maxStreamBacklog {
+                call.droppedSinceLastMessage += weight
+                return
+            }
+            let payload = encode(call.droppedSinceLastMessage)
+            call.droppedSinceLastMessage = 0
+            channel.send(Frame(type: .streamMessage, callID: call.callID, payload: payload))
+        }
+    }
+
+    /// Called every 500 ms: hello timeout, keepalive, idle and slow-reader limits.
+    func checkTimers(nowNs: UInt64) {
+        guard phase != .closed, !channel.isClosed else { return }
+        let ms: (UInt64) -> UInt64 = { nowNs > $0 ? (nowNs - $0) / 1_000_000 : 0 }
+        if phase == .awaitingPreface || phase == .awaitingHello {
+            if ms(openedNs) > UInt64(config.helloTimeoutMs) {
+                goAway(code: .unavailable, reason: "no preface and HELLO within \(config.helloTimeoutMs) ms")
+                channel.close(reason: "hello timeout")
+            }
+            return
+        }
+        let silent = ms(channel.lastReadNs)
+        if config.keepaliveIntervalMs > 0 && silent > UInt64(2 * config.keepaliveIntervalMs) {
+            sendGoaway(code: .unavailable, reason: "keepalive: nothing received for \(silent) ms (interval \(config.keepaliveIntervalMs) ms)")
+            channel.closeAfterWriting()
+            return
+        }
+        if config.idleTimeoutMs > 0 && calls.isEmpty && silent > UInt64(config.idleTimeoutMs) {
+            sendGoaway(code: .unavailable, reason: "idle for \(silent) ms (idle_timeout \(config.idleTimeoutMs) ms)")
+            channel.closeAfterWriting()
+            return
+        }
+        if channel.outboundBacklog > config.maxOutboundBytes
+            || (channel.outboundBacklog > 0 && ms(channel.lastWriteProgressNs) > UInt64(config.slowReaderTimeoutMs)) {
+            server.logger.info("closing slow reader", metadata: ["peer": "\(channel.peer)", "backlog": "\(channel.outboundBacklog)"])
+            channel.close(reason: "slow reader: replies not read")
+        }
+    }
+}
