@@ -33,6 +33,7 @@ public final class EventStore: @unchecked Sendable {
     private var eventCount: UInt64
     private var lowConfidenceCount: UInt64
     private var acceptedSinceOpen: UInt64 = 0
+    private var lastFailure: StoreError?
 
     private let writerQueue = DispatchQueue(label: "takt.store.writer", qos: .userInitiated)
     private let writer: Writer  // only touched on writerQueue (and in open/close, when no job can run)
@@ -193,10 +194,12 @@ public final class EventStore: @unchecked Sendable {
             logger.error("ingest transaction failed", metadata: [
                 "error": "\(error)", "submissions": "\(batch.count)", "retryable": "\(error.isRetryable)",
             ])
+            lock.withLock { lastFailure = error }
             for (_, completion) in batch { completion(.failure(error)) }
             return
         }
         let handler = lock.withLock { () -> CommitHandler? in
+            lastFailure = nil
             commitCount += 1
             eventCount += UInt64(outcome.accepted.count)
             acceptedSinceOpen += UInt64(outcome.accepted.count)
@@ -311,6 +314,13 @@ public final class EventStore: @unchecked Sendable {
     public var commits: UInt64 { lock.withLock { commitCount } }
     /// Events stored, all time.
     public var eventsStored: UInt64 { lock.withLock { eventCount } }
+
+    /// False when closed, or when the last ingest transaction failed (disk full, I/O error) and none has
+    /// committed since: health checks report NOT_SERVING then.
+    public var isWritable: Bool { lock.withLock { !closed && lastFailure == nil } }
+
+    /// The error of the last ingest transaction, when it failed and none has committed since.
+    public var lastWriteError: StoreError? { lock.withLock { lastFailure } }
 
     public func stats() -> StoreStats {
         let (commits, events, low, accepted) = lock.withLock { (commitCount, eventCount, lowConfidenceCount, acceptedSinceOpen) }

@@ -18,7 +18,7 @@ final class Reader {
     private var names = InternedNames()
 
     init(path: String, configuration: StoreConfiguration) throws(StoreError) {
-        db = try Database(path: path)
+        db = try Database(path: path, create: false)
         do throws(StoreError) {
             sqlite3_busy_timeout(db.handle, configuration.busyTimeoutMs)
             // Only the writer may checkpoint (see Writer.swift), including the checkpoint SQLite runs when

@@ -29,6 +29,8 @@ import TaktDomain
             }
             #expect(!failed.isEmpty)
             #expect(!accepted.isEmpty)
+            #expect(!store.isWritable)
+            #expect(store.lastWriteError?.sqlitePrimaryCode == 13)
             #expect(try store.allEvents().map(\.event.identity) == accepted)
 
             try store.setMaxPageCount(1_000_000)
@@ -37,6 +39,7 @@ import TaktDomain
                 #expect(r.allSatisfy { $0.code == .accepted })
                 accepted += batch.map(\.identity)
             }
+            #expect(store.isWritable)
             let stored = try store.allEvents()
             #expect(stored.map(\.event.identity) == accepted)
             #expect(Set(stored.map(\.event.modelVersion)).count == 40)
@@ -92,6 +95,21 @@ import TaktDomain
         store.close()
         let again = try EventStore.open(directory: dir.path, logger: quietLogger)
         again.close()
+    }
+
+    @Test func unusableDirectoryIsRefused() throws {
+        let dir = TempDirectory("notadir")
+        defer { dir.remove() }
+        let file = dir.path + "/plain-file"
+        fclose(fopen(file, "w"))
+        do throws(StoreError) {
+            _ = try EventStore.open(directory: file + "/data", logger: quietLogger)
+            Issue.record("opened a store below a regular file")
+        } catch {
+            #expect(error.kind == .system)
+            #expect(error.description.contains("creating data directory \(file)/data"))
+            #expect(error.description.contains("Not a directory"))
+        }
     }
 
     @Test func closedStoreRefusesWork() async throws {

@@ -13,8 +13,25 @@ struct TempDirectory {
         path = String(cString: p!)
     }
 
-    func remove() {
-        _ = system("rm -rf '\(path)'")
+    /// Removes the tree without `system()`: a forked child briefly holds copies of every descriptor,
+    /// including another test's lock file, which would make a concurrent reopen fail.
+    func remove() { Self.removeTree(path) }
+
+    private static func removeTree(_ path: String) {
+        if let dir = opendir(path) {
+            while let entry = readdir(dir) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                    String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+                }
+                if name == "." || name == ".." { continue }
+                let child = path + "/" + name
+                if Int32(entry.pointee.d_type) == Int32(DT_DIR) { removeTree(child) } else { unlink(child) }
+            }
+            closedir(dir)
+            rmdir(path)
+        } else {
+            unlink(path)
+        }
     }
 }
 
