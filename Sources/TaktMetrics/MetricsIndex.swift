@@ -127,7 +127,6 @@ enum Code {
     }
 
     static let maxWorkstations = 1 << 18
-    static let maxWorkers = 1 << 31
 }
 
 struct WorkerStore: Sendable {
