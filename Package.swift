@@ -73,6 +73,7 @@ let package = Package(
         .testTarget(name: "TaktStoreTests", dependencies: ["TaktStore", "TaktDomain"]),
         .testTarget(name: "TaktMetricsTests", dependencies: ["TaktMetrics", "TaktDomain"]),
         .testTarget(name: "EndToEndTests",
-                    dependencies: ["TaktClient", "TaktServer", "TaktDomain", "TaktMetrics", "TaktSimulation"]),
+                    dependencies: ["TaktClient", "TaktServer", "TaktDomain", "TaktMetrics", "TaktSimulation", "TaktPosix",
+                                   "TaktWire", "TaktProto"]),
     ]
 )
