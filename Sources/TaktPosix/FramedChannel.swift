@@ -124,8 +124,22 @@ public final class FramedChannel: @unchecked Sendable {
         if outboundBacklog == 0 { close(reason: "closed") } else { scheduleFlush() }
     }
 
+    /// Closes with a reset (SO_LINGER 0): for a peer that stopped reading, whose unsent bytes would
+    /// otherwise hold the FIN (and kernel memory) back indefinitely.
+    public func abort(reason: String) {
+        dispatchPrecondition(condition: .onQueue(queue))
+        guard !isClosed else { return }
+        var l = linger(l_onoff: 1, l_linger: 0)
+        _ = setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, socklen_t(MemoryLayout<linger>.size))
+        close(reason: reason, abortive: true)
+    }
+
     /// Closes now; queued bytes are dropped.
     public func close(reason: String) {
+        close(reason: reason, abortive: false)
+    }
+
+    private func close(reason: String, abortive: Bool) {
         dispatchPrecondition(condition: .onQueue(queue))
         guard !isClosed else { return }
         isClosed = true
@@ -138,7 +152,7 @@ public final class FramedChannel: @unchecked Sendable {
             readSource.setCancelHandler(handler: cancelled)
             writeSource.setCancelHandler(handler: cancelled)
         }
-        _ = shutdown(fd, Int32(SHUT_RDWR))
+        if !abortive { _ = shutdown(fd, Int32(SHUT_RDWR)) }
         if !readRunning { readSource.resume(); readRunning = true }
         if !writeRunning { writeSource.resume(); writeRunning = true }
         readSource.cancel()

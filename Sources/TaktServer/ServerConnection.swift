@@ -230,7 +230,7 @@ final class ServerConnection: @unchecked Sendable {
         if channel.outboundBacklog > config.maxOutboundBytes
             || (channel.outboundBacklog > 0 && ms(channel.lastWriteProgressNs) > UInt64(config.slowReaderTimeoutMs)) {
             server.logger.info("closing slow reader", metadata: ["peer": "\(channel.peer)", "backlog": "\(channel.outboundBacklog)"])
-            channel.close(reason: "slow reader: replies not read")
+            channel.abort(reason: "slow reader: replies not read")
         }
     }
 }
