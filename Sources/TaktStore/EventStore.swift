@@ -272,7 +272,7 @@ public final class EventStore: @unchecked Sendable {
     /// WAL was emptied.
     @discardableResult
     public func checkpoint() throws(StoreError) -> Bool {
-        try onWriter("checkpointing") { (w: Writer) in w.truncateWAL(wait: true) }
+        try onWriter("checkpointing") { (w: Writer) in w.truncateWAL(waitMs: w.busyTimeoutMs) }
     }
 
     // MARK: Reads

@@ -20,9 +20,11 @@ public struct StoreConfiguration: Sendable, Hashable {
     public var readerCount: Int
     /// After a commit, run a PASSIVE checkpoint once this many WAL pages were not yet checkpointed.
     public var checkpointPassivePages: Int
-    /// When the WAL holds this many pages and no work is waiting, try a TRUNCATE checkpoint (never waiting
-    /// for readers). Also the size the WAL file is cut back to when it is reused (`journal_size_limit`).
+    /// When the WAL holds this many pages and no work is waiting (or 4x this, regardless), try a TRUNCATE
+    /// checkpoint. Also the size the WAL file is cut back to when it is reused (`journal_size_limit`).
     public var checkpointTruncatePages: Int
+    /// How long that TRUNCATE checkpoint may wait for current readers (it stalls the writer meanwhile).
+    public var checkpointWaitMs: Int32
     /// Writer page cache in KiB.
     public var writerCacheKiB: Int
     /// Limit on the database size in pages (`PRAGMA max_page_count`); nil: SQLite's default. For tests that
@@ -32,7 +34,7 @@ public struct StoreConfiguration: Sendable, Hashable {
     public init(durability: Durability = .full, acceptance: AcceptancePolicy = AcceptancePolicy(),
                 busyTimeoutMs: Int32 = 5_000, maxEventsPerTransaction: Int = 20_000, readerCount: Int = 3,
                 checkpointPassivePages: Int = 2_000, checkpointTruncatePages: Int = 16_384,
-                writerCacheKiB: Int = 32_768, maxPageCount: Int? = nil) {
+                checkpointWaitMs: Int32 = 20, writerCacheKiB: Int = 32_768, maxPageCount: Int? = nil) {
         self.durability = durability
         self.acceptance = acceptance
         self.busyTimeoutMs = busyTimeoutMs
@@ -40,6 +42,7 @@ public struct StoreConfiguration: Sendable, Hashable {
         self.readerCount = readerCount
         self.checkpointPassivePages = checkpointPassivePages
         self.checkpointTruncatePages = checkpointTruncatePages
+        self.checkpointWaitMs = checkpointWaitMs
         self.writerCacheKiB = writerCacheKiB
         self.maxPageCount = maxPageCount
     }

@@ -160,6 +160,8 @@ final class Writer {
         UInt64(try db.scalarInt("SELECT max(id) FROM \(table)") ?? 0)
     }
 
+    var busyTimeoutMs: Int32 { configuration.busyTimeoutMs }
+
     func setMaxPageCount(_ pages: Int) throws(StoreError) {
         try db.execute("PRAGMA max_page_count=\(pages)")
     }
@@ -459,9 +461,12 @@ final class Writer {
 
     // MARK: Checkpoints
 
-    /// Called after each commit. PASSIVE checkpoints never wait for readers and never block other
-    /// connections; TRUNCATE is tried only when the WAL is large and no submission is waiting, and then
-    /// without a busy handler, so it gives up at once if a reader still uses the WAL.
+    /// Called after each commit. PASSIVE checkpoints never wait and never block anyone, but with readers
+    /// always active the WAL can never restart from its beginning and grows without bound. So once it holds
+    /// `checkpointTruncatePages`, and no submission is waiting (or it is 4x that, waiting or not), a TRUNCATE
+    /// checkpoint waits up to `checkpointWaitMs` (5x that past 4x the limit) for the readers of the moment to
+    /// finish: readers that start meanwhile read the fully checkpointed database, not the WAL, so they do
+    /// not hold it up.
     func maintainWAL(workWaiting: Bool) {
         let frames = Int(walFrames.frames)
         if frames < lastSeenFrames {  // the WAL was restarted from its beginning
@@ -469,9 +474,9 @@ final class Writer {
             lastTruncateAttemptFrames = 0
         }
         lastSeenFrames = frames
-        var log: Int32 = 0
-        var done: Int32 = 0
         if frames - backfilledFrames >= configuration.checkpointPassivePages {
+            var log: Int32 = 0
+            var done: Int32 = 0
             let rc = sqlite3_wal_checkpoint_v2(db.handle, nil, SQLITE_CHECKPOINT_PASSIVE, &log, &done)
             if rc == SQLITE_OK {
                 backfilledFrames = Int(done)
@@ -479,10 +484,13 @@ final class Writer {
                 logger.warning("passive checkpoint failed", metadata: ["error": "\(db.error(rc, "checkpointing"))"])
             }
         }
-        if !workWaiting && frames >= configuration.checkpointTruncatePages
+        let limit = configuration.checkpointTruncatePages
+        if frames >= limit && (!workWaiting || frames >= 4 * limit)
             && frames - lastTruncateAttemptFrames >= configuration.checkpointPassivePages {
             lastTruncateAttemptFrames = frames
-            if truncateWAL(wait: false) {
+            // Past 4x the limit, bounding the WAL matters more than a short stall: wait longer.
+            let wait = frames >= 4 * limit ? configuration.checkpointWaitMs * 5 : configuration.checkpointWaitMs
+            if truncateWAL(waitMs: wait) {
                 backfilledFrames = 0
                 lastSeenFrames = 0
                 lastTruncateAttemptFrames = 0
@@ -490,11 +498,11 @@ final class Writer {
         }
     }
 
-    /// A TRUNCATE checkpoint; with `wait` false it fails at once (SQLITE_BUSY) when readers are active.
+    /// A TRUNCATE checkpoint that waits at most `waitMs` for readers (SQLITE_BUSY after that).
     @discardableResult
-    func truncateWAL(wait: Bool) -> Bool {
-        if !wait { sqlite3_busy_timeout(db.handle, 0) }
-        defer { if !wait { sqlite3_busy_timeout(db.handle, configuration.busyTimeoutMs) } }
+    func truncateWAL(waitMs: Int32) -> Bool {
+        if waitMs != configuration.busyTimeoutMs { sqlite3_busy_timeout(db.handle, waitMs) }
+        defer { if waitMs != configuration.busyTimeoutMs { sqlite3_busy_timeout(db.handle, configuration.busyTimeoutMs) } }
         var log: Int32 = 0
         var done: Int32 = 0
         let rc = sqlite3_wal_checkpoint_v2(db.handle, nil, SQLITE_CHECKPOINT_TRUNCATE, &log, &done)
@@ -502,14 +510,16 @@ final class Writer {
             walFrames.frames = 0
             return true
         }
-        if rc & 0xff != SQLITE_BUSY {
+        if rc & 0xff == SQLITE_BUSY {
+            logger.debug("truncate checkpoint gave way to readers", metadata: ["walPages": "\(log)"])
+        } else {
             logger.warning("truncate checkpoint failed", metadata: ["error": "\(db.error(rc, "checkpointing"))"])
         }
         return false
     }
 
     func close() {
-        truncateWAL(wait: true)
+        truncateWAL(waitMs: configuration.busyTimeoutMs)
         sqlite3_wal_hook(db.handle, nil, nil)
         db.close()
     }

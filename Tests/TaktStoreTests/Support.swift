@@ -46,10 +46,10 @@ func event(_ t: Int64, worker: String = "W1", station: String = "S1", kind: Even
 
 /// Opens a store in a fresh temp directory, runs `body`, closes and removes it.
 func withStore<T>(_ configuration: StoreConfiguration = StoreConfiguration(durability: .normal), _ name: String = "store",
-                  _ body: (EventStore, TempDirectory) async throws -> T) async throws -> T {
+                  logger: Logger = quietLogger, _ body: (EventStore, TempDirectory) async throws -> T) async throws -> T {
     let dir = TempDirectory(name)
     defer { dir.remove() }
-    let store = try EventStore.open(directory: dir.path + "/data", configuration: configuration, logger: quietLogger)
+    let store = try EventStore.open(directory: dir.path + "/data", configuration: configuration, logger: logger)
     defer { store.close() }
     return try await body(store, dir)
 }
