@@ -35,6 +35,10 @@ public final class ClientConnection: @unchecked Sendable {
     let queue: DispatchQueue
     private let channel: FramedChannel
     private var pending: [UInt32: Pending] = [:]
+    /// Monotonic deadlines of calls that have one; one timer per connection fires at the earliest.
+    private var deadlines: [UInt32: (ns: UInt64, method: MethodID, timeoutMs: Int)] = [:]
+    private var deadlineTimer: (any DispatchSourceTimer)?
+    private var armedDeadlineNs: UInt64 = .max
     private var nextCallID: UInt32 = 1
     private var goawayLastCallID: UInt32?
     private var closedReason: String?
@@ -130,6 +134,10 @@ public final class ClientConnection: @unchecked Sendable {
     }
 
     private func receive(_ frame: Frame) {
+        defer {
+            // After a GOAWAY (either side's), close once the last answer is in.
+            if goawayLastCallID != nil && pending.isEmpty && handshake == nil && !channel.isClosed { channel.closeAfterWriting() }
+        }
         switch frame.type {
         case .helloAck:
             guard let h = handshake else { return }
@@ -143,10 +151,12 @@ public final class ClientConnection: @unchecked Sendable {
                 channel.close(reason: "bad HELLO_ACK")
             }
         case .response:
+            deadlines[frame.callID] = nil
             if case .unary(let done)? = pending.removeValue(forKey: frame.callID) { done(.success(frame.payload)) }
         case .streamMessage:
             if case .stream(let deliver)? = pending[frame.callID] { deliver(.message(frame.payload)) }
         case .status:
+            deadlines[frame.callID] = nil
             guard let p = pending.removeValue(forKey: frame.callID) else { return }
             let error: RPCError?
             do {
@@ -199,6 +209,9 @@ public final class ClientConnection: @unchecked Sendable {
         closedReason = reason
         keepaliveTimer?.cancel()
         keepaliveTimer = nil
+        deadlineTimer?.cancel()
+        deadlineTimer = nil
+        deadlines.removeAll()
         if let h = handshake {
             handshake = nil
             h(.failure(RPCError(.unavailable, "connection to \(address) closed during handshake: \(reason)")))
@@ -233,11 +246,9 @@ public final class ClientConnection: @unchecked Sendable {
             channel.send(Frame(type: .request, methodID: method.rawValue, callID: id,
                                param: UInt32(clamping: max(timeoutMs ?? 0, 0)), payload: request))
             if let t = timeoutMs, t > 0 {
-                queue.asyncAfter(deadline: .now() + .milliseconds(t)) { [self] in
-                    guard let p = pending.removeValue(forKey: id) else { return }
-                    channel.send(Frame(type: .cancel, callID: id))
-                    fail(p, RPCError(.deadlineExceeded, "\(method.name): no answer within \(t) ms"))
-                }
+                let ns = System.monotonicNs() + UInt64(t) * 1_000_000
+                deadlines[id] = (ns, method, t)
+                if ns < armedDeadlineNs { armDeadlineTimer(at: ns) }
             }
         }
         return handle
@@ -268,8 +279,41 @@ public final class ClientConnection: @unchecked Sendable {
         return handle
     }
 
+    private func armDeadlineTimer(at ns: UInt64) {
+        if deadlineTimer == nil {
+            let t = DispatchSource.makeTimerSource(queue: queue)
+            t.setEventHandler { [weak self] in self?.expireDeadlines() }
+            t.schedule(deadline: .distantFuture)
+            t.resume()
+            deadlineTimer = t
+        }
+        armedDeadlineNs = ns
+        let now = System.monotonicNs()
+        deadlineTimer?.schedule(deadline: .now() + .nanoseconds(Int(ns > now ? ns - now : 0)))
+    }
+
+    /// Fails every call whose deadline passed (sending CANCEL), then re-arms for the next one.
+    private func expireDeadlines() {
+        let now = System.monotonicNs()
+        var next: UInt64 = .max
+        for (id, d) in deadlines {
+            if d.ns <= now {
+                deadlines[id] = nil
+                guard let p = pending.removeValue(forKey: id) else { continue }
+                channel.send(Frame(type: .cancel, callID: id))
+                fail(p, RPCError(.deadlineExceeded, "\(d.method.name): no answer within \(d.timeoutMs) ms"))
+            } else {
+                next = min(next, d.ns)
+            }
+        }
+        armedDeadlineNs = .max
+        if next != .max { armDeadlineTimer(at: next) }
+        if goawayLastCallID != nil && pending.isEmpty && !channel.isClosed { channel.closeAfterWriting() }
+    }
+
     func cancel(callID: UInt32) {
         queue.async { [self] in
+            deadlines[callID] = nil
             guard let p = pending.removeValue(forKey: callID) else { return }
             channel.send(Frame(type: .cancel, callID: callID))
             fail(p, RPCError(.cancelled, "cancelled by the client"))
