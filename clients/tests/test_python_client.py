@@ -416,9 +416,13 @@ def test_example_script(server):
 
 def test_package_installs(tmp_path):
     """The package (client + generated takt.v1 modules) installs and imports outside the tree."""
+    import shutil
+
     target = tmp_path / "site"
+    src = tmp_path / "src"  # a copy: setuptools writes build/ and *.egg-info next to the sources
+    shutil.copytree(REPO / "clients" / "python", src, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     r = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                        "--no-index", "--target", str(target), str(REPO / "clients" / "python")],
+                        "--no-index", "--target", str(target), str(src)],
                        capture_output=True, text=True, timeout=120, cwd=tmp_path)
     if r.returncode != 0 and ("No module named pip" in r.stderr or "setuptools" in r.stderr):
         pytest.skip(f"pip/setuptools unusable here: {r.stderr[-300:]}")
