@@ -124,8 +124,10 @@ final class Statement {
     func bind(_ i: Int32, _ v: String) throws(StoreError) {
         var v = v
         let rc = v.withUTF8 { buf in
-            takt_sqlite3_bind_text_transient_rc(handle, i, UnsafeRawPointer(buf.baseAddress!)
-                .assumingMemoryBound(to: CChar.self), Int32(buf.count))
+            // A NULL pointer would bind SQL NULL, not '': give SQLite a real (empty) string.
+            guard let base = buf.baseAddress else { return takt_sqlite3_bind_text_transient_rc(handle, i, "", 0) }
+            return takt_sqlite3_bind_text_transient_rc(handle, i, UnsafeRawPointer(base).assumingMemoryBound(to: CChar.self),
+                                                       Int32(buf.count))
         }
         try check(rc)
     }
