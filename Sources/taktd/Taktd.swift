@@ -113,6 +113,14 @@ struct Taktd: ParsableCommand {
         return c
     }
 
+    /// One descriptor per connection (default limit 20,000): lift the soft RLIMIT_NOFILE (often 1024) to the hard limit.
+    static func raiseDescriptorLimit() {
+        var rl = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &rl) == 0, rl.rlim_cur < rl.rlim_max else { return }
+        rl.rlim_cur = rl.rlim_max
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &rl)
+    }
+
     func run() throws {
         let levelText = try value(logLevel, "LOG_LEVEL", "info")
         guard let level = Logger.Level(rawValue: levelText) else { throw ValidationError("--log-level: unknown level \(levelText)") }
@@ -122,6 +130,7 @@ struct Taktd: ParsableCommand {
             return h
         }
         let logger = Logger(label: "taktd")
+        Self.raiseDescriptorLimit()
         let configuration = try makeConfiguration()
         let server: TaktServer
         do {
