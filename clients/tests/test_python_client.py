@@ -488,3 +488,31 @@ def test_metrics_match_takt_cli_json(server):
     out = subprocess.run([cli, "metrics", "factory", *common], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stdout + out.stderr
     assert_metrics_equal(json.loads(out.stdout)["factory"], fields(factory, WORKED_FACTORY), "takt --json factory")
+
+
+def test_pipelining_respects_max_in_flight_calls():
+    """With --max-in-flight 4 the client holds extra calls back instead of drawing
+    RESOURCE_EXHAUSTED: 40 pipelined calls all succeed."""
+    from conftest import TaktServer
+
+    s = TaktServer("--max-in-flight", "4")
+    try:
+        with Client(s.host, s.port) as c:
+            assert c.server_hello.max_in_flight_calls == 4
+            results = []
+
+            def worker(k):
+                t0 = now_ms() - H
+                for i in range(10):
+                    results.append(c.submit_event(make_event(t0 + k * 100 + i, f"PIF{k}", "PIFS", "idle", 0.9), timeout=None).code)
+
+            threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+            pending = [c.query_metrics_async(rpc_like_query(), timeout=None) for _ in range(8)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(30)
+            assert all(p.result().from_ms > 0 for p in pending)
+            assert results == [events_pb2.RESULT_CODE_ACCEPTED] * 40
+    finally:
+        s.stop()

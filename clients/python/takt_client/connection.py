@@ -270,7 +270,7 @@ class Connection:
             )
         if self.goaway is not None:
             raise ConnectionClosedError(f"server sent GOAWAY: {self.goaway.reason}", processed=False, goaway=self.goaway)
-        if not self._in_flight.acquire(timeout=-1 if timeout is None else max(timeout, 0)):
+        if not self._in_flight.acquire(timeout=None if timeout is None else max(timeout, 0)):
             raise DeadlineExceededError("deadline passed while waiting for a free call slot (max_in_flight_calls)")
         call = _Call(0, method, stream, timeout)
         with self._lock:
