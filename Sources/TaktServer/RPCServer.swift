@@ -29,6 +29,20 @@ public struct RPCServerConfiguration: Sendable {
     /// Announced in ServerHello.
     public var maxBatchEvents: Int = 10_000
     public var serverName: String = "taktd"
+    /// Tokens (nil: no authentication; then only loopback listening unless `insecure`).
+    public var authenticator: Authenticator?
+    /// Events per second per token (or per connection without auth); nil: unlimited.
+    public var rateLimit: Double?
+    public var rateBurst: Double?
+    /// Connections open at once from one address.
+    public var maxConnectionsPerAddress: Int = 1_000
+    /// Request bytes held by calls in flight across all connections; past it the server stops
+    /// reading sockets until calls finish.
+    public var maxInFlightBytes: Int = 256 << 20
+    /// Live subscriptions per connection.
+    public var maxStreamsPerConnection: Int = 16
+    /// A failed authentication is answered (GOAWAY UNAUTHENTICATED) after this delay.
+    public var authFailureDelayMs: Int = 200
     public init() {}
 }
 
@@ -41,13 +55,16 @@ public final class ServerCall: @unchecked Sendable {
     /// Monotonic ns after which the client no longer wants the answer; nil: no deadline.
     public let deadlineNs: UInt64?
     public let peer: SocketAddress
+    /// Who is calling (the anonymous full-access principal when auth is off).
+    public let principal: Principal
     weak var connection: ServerConnection?
     private let finished = Atomic<Bool>(false)
     private let cancelHook = Mutex<(@Sendable () -> Void)?>(nil)
     let cancelledFlag = Atomic<Bool>(false)
 
     init(method: MethodID, callID: UInt32, payload: [UInt8], deadlineNs: UInt64?, peer: SocketAddress,
-         connection: ServerConnection) {
+         principal: Principal, connection: ServerConnection) {
+        self.principal = principal
         self.method = method
         self.callID = callID
         self.payload = payload
@@ -141,8 +158,11 @@ public final class RPCServer: @unchecked Sendable {
 
     struct State {
         var connections: [ObjectIdentifier: ServerConnection] = [:]
+        var perAddress: [String: Int] = [:]
         var counters = CallCounters()
         var shuttingDown = false
+        var inFlightBytes = 0
+        var pausedForBudget: [ServerConnection] = []
     }
 
     public init(configuration: RPCServerConfiguration, handler: any CallHandler, logger: Logger) {
@@ -190,18 +210,25 @@ public final class RPCServer: @unchecked Sendable {
             let limits = FramedChannel.Limits(maxFramePayload: configuration.maxFramePayload)
             let channel = FramedChannel(socket: socket, peer: peer, queue: queue, expectPreface: true, limits: limits)
             let connection = ServerConnection(channel: channel, server: self)
-            let admitted = state.withLock { s -> Bool in
-                if s.shuttingDown || s.connections.count >= configuration.maxConnections { return false }
+            let refusal = state.withLock { s -> String? in
+                if s.shuttingDown { return "server is shutting down" }
+                if s.connections.count >= configuration.maxConnections {
+                    return "server is at its connection limit (max_connections \(configuration.maxConnections))"
+                }
+                if s.perAddress[peer.host, default: 0] >= configuration.maxConnectionsPerAddress {
+                    return "too many connections from \(peer.host) (max_connections_per_address \(configuration.maxConnectionsPerAddress))"
+                }
                 s.connections[ObjectIdentifier(connection)] = connection
+                s.perAddress[peer.host, default: 0] += 1
                 s.counters.connectionsOpen += 1
                 s.counters.connectionsTotal += 1
-                return true
+                return nil
             }
             queue.async {
-                if admitted {
-                    connection.start()
+                if let refusal {
+                    connection.refuse(reason: refusal)
                 } else {
-                    connection.refuse(reason: "server is at its connection limit (\(self.configuration.maxConnections)) or shutting down")
+                    connection.start()
                 }
             }
         }
@@ -209,9 +236,41 @@ public final class RPCServer: @unchecked Sendable {
 
     func connectionClosed(_ c: ServerConnection) {
         state.withLock { s in
-            if s.connections.removeValue(forKey: ObjectIdentifier(c)) != nil { s.counters.connectionsOpen -= 1 }
+            if s.connections.removeValue(forKey: ObjectIdentifier(c)) != nil {
+                s.counters.connectionsOpen -= 1
+                let host = c.channel.peer.host
+                s.perAddress[host, default: 1] -= 1
+                if s.perAddress[host] == 0 { s.perAddress[host] = nil }
+            }
         }
     }
+
+    /// Accounts a call's request bytes against the global budget. Returns true when the budget is
+    /// now exceeded: the caller's connection then stops reading until `release` brings it back.
+    func reserve(_ bytes: Int, for c: ServerConnection) -> Bool {
+        state.withLock { s in
+            s.inFlightBytes += bytes
+            if s.inFlightBytes > configuration.maxInFlightBytes {
+                s.pausedForBudget.append(c)
+                return true
+            }
+            return false
+        }
+    }
+
+    func release(_ bytes: Int) {
+        let resume = state.withLock { s -> [ServerConnection] in
+            s.inFlightBytes -= bytes
+            guard !s.pausedForBudget.isEmpty, s.inFlightBytes <= configuration.maxInFlightBytes * 3 / 4 else { return [] }
+            let r = s.pausedForBudget
+            s.pausedForBudget.removeAll()
+            return r
+        }
+        for c in resume { c.channel.queue.async { c.channel.setReadingPaused(false) } }
+    }
+
+    /// Bytes held by calls in flight (stats).
+    public var inFlightBytes: Int { state.withLock { $0.inFlightBytes } }
 
     func record(method: MethodID, status: StatusCode) {
         state.withLock { s in s.counters.byMethod[method, default: [:]][status, default: 0] += 1 }

@@ -8,7 +8,7 @@ import TaktWire
 
 final class ServerConnection: @unchecked Sendable {
     // @unchecked: all mutable state is confined to `channel.queue`.
-    enum Phase { case awaitingPreface, awaitingHello, open, goingAway, closed }
+    enum Phase { case awaitingPreface, awaitingHello, rejected, open, goingAway, closed }
 
     let channel: FramedChannel
     unowned let server: RPCServer
@@ -16,6 +16,8 @@ final class ServerConnection: @unchecked Sendable {
     private var calls: [UInt32: ServerCall] = [:]
     private var lastCallID: UInt32 = 0
     private var clientName = ""
+    private var principal: Principal?
+    private var openStreams = 0
     private let openedNs = System.monotonicNs()
     /// Stream messages refused because the peer was too far behind.
     private static let maxStreamBacklog = 512 << 10
@@ -52,10 +54,19 @@ final class ServerConnection: @unchecked Sendable {
         channel.closeAfterWriting()
     }
 
+    /// Removes a call from the books: in-flight bytes and stream count.
+    private func forget(_ call: ServerCall) {
+        calls[call.callID] = nil
+        if call.method.isServerStreaming { openStreams -= 1 }
+        server.release(call.payload.count)
+    }
+
     private func closed(_ reason: String) {
         phase = .closed
-        for call in calls.values { call.markCancelled() }
-        calls.removeAll()
+        for call in calls.values {
+            forget(call)
+            call.markCancelled()
+        }
         server.connectionClosed(self)
         server.logger.debug("connection closed", metadata: ["peer": "\(channel.peer)", "reason": "\(reason)"])
     }
@@ -71,8 +82,10 @@ final class ServerConnection: @unchecked Sendable {
         if phase == .awaitingPreface { channel.sendRaw(Preface.bytes()) }
         sendGoaway(code: .invalidArgument, reason: message)
         phase = .closed
-        for call in calls.values { call.markCancelled() }
-        calls.removeAll()
+        for call in calls.values {
+            forget(call)
+            call.markCancelled()
+        }
         channel.closeAfterWriting()
     }
 
@@ -87,7 +100,7 @@ final class ServerConnection: @unchecked Sendable {
 
     private func receive(_ frame: Frame) {
         switch phase {
-        case .awaitingPreface, .closed:
+        case .awaitingPreface, .closed, .rejected:
             return
         case .awaitingHello:
             guard frame.type == .hello else {
@@ -106,6 +119,19 @@ final class ServerConnection: @unchecked Sendable {
                 return
             }
             clientName = String(hello.clientName.prefix(128))
+            if let auth = config.authenticator {
+                switch auth.authenticate(hello.authToken) {
+                case .success(let p):
+                    principal = p
+                case .failure(let error):
+                    rejectAuthentication(error)
+                    return
+                }
+            } else {
+                principal = .anonymous(limiter: config.rateLimit.map {
+                    TokenBucket(ratePerSecond: $0, burst: config.rateBurst ?? $0)
+                })
+            }
             let reply = ServerHello(
                 protocolVersion: 1, serverName: config.serverName, maxFrameSize: UInt32(config.maxFramePayload),
                 maxInFlightCalls: UInt32(config.maxInFlightCalls), keepaliveIntervalMs: UInt32(config.keepaliveIntervalMs),
@@ -118,12 +144,29 @@ final class ServerConnection: @unchecked Sendable {
         }
     }
 
+    /// Wrong or missing token: say so after a short delay (slowing down guessing), then close.
+    /// The token itself is never logged.
+    private func rejectAuthentication(_ error: RPCError) {
+        phase = .rejected
+        server.logger.warning("authentication failed", metadata: [
+            "peer": "\(channel.peer)", "client": "\(clientName)", "reason": "\(error.message)",
+            "failures_total": "\(config.authenticator?.failures.load(ordering: .relaxed) ?? 0)",
+        ])
+        channel.queue.asyncAfter(deadline: .now() + .milliseconds(config.authFailureDelayMs)) { [self] in
+            guard !channel.isClosed else { return }
+            channel.sendRaw(Preface.bytes())
+            sendGoaway(code: .unauthenticated, reason: error.message)
+            channel.closeAfterWriting()
+        }
+    }
+
     private func receiveOpen(_ frame: Frame) {
         switch frame.type {
         case .request:
             startCall(frame)
         case .cancel:
-            if let call = calls.removeValue(forKey: frame.callID) {
+            if let call = calls[frame.callID] {
+                forget(call)
                 call.markCancelled()
                 server.record(method: call.method, status: .cancelled)
                 if phase == .goingAway && calls.isEmpty { channel.closeAfterWriting() }
@@ -168,11 +211,20 @@ final class ServerConnection: @unchecked Sendable {
                                     retryAfterMs: 50))
             return
         }
+        if method.isServerStreaming && openStreams >= config.maxStreamsPerConnection {
+            server.record(method: method, status: .resourceExhausted)
+            sendStatus(id, RPCError(.resourceExhausted,
+                                    "too many streams open on this connection (max_streams_per_connection \(config.maxStreamsPerConnection))"))
+            return
+        }
+        guard let principal else { return }
         lastCallID = max(lastCallID, id)
         let deadline = frame.param == 0 ? nil : System.monotonicNs() + UInt64(frame.param) * 1_000_000
         let call = ServerCall(method: method, callID: id, payload: frame.payload, deadlineNs: deadline,
-                              peer: channel.peer, connection: self)
+                              peer: channel.peer, principal: principal, connection: self)
         calls[id] = call
+        if method.isServerStreaming { openStreams += 1 }
+        if server.reserve(frame.payload.count, for: self) { channel.setReadingPaused(true) }
         server.handler.handle(call)
     }
 
@@ -184,7 +236,7 @@ final class ServerConnection: @unchecked Sendable {
     func finish(_ call: ServerCall, frame: Frame, status: StatusCode) {
         channel.queue.async { [self] in
             guard calls[call.callID] === call else { return }  // cancelled or connection gone
-            calls[call.callID] = nil
+            forget(call)
             server.record(method: call.method, status: status)
             channel.send(frame)
             if phase == .goingAway && calls.isEmpty { channel.closeAfterWriting() }

@@ -54,6 +54,7 @@ public final class TaktService: CallHandler, @unchecked Sendable {
             return
         }
         do {
+            try call.principal.authorize(call.method)
             switch call.method {
             case .healthCheck: try healthCheck(call)
             case .stats: try stats(call)
@@ -64,23 +65,28 @@ public final class TaktService: CallHandler, @unchecked Sendable {
             case .subscribe: try subscribe(call)
             case .upsertWorkers: try registry(call) { store in
                 let req = try WorkerList(protobuf: call.payload)
+                try call.principal.authorizeWrite(sites: req.workers.map(\.siteID))
                 return try store.upsertWorkers(req.workers).protobufBytes()
             }
             case .upsertWorkstations: try registry(call) { store in
                 let req = try WorkstationList(protobuf: call.payload)
+                try call.principal.authorizeWrite(sites: req.workstations.map(\.siteID))
                 return try store.upsertWorkstations(req.workstations).protobufBytes()
             }
             case .listWorkers: try registry(call) { store in
                 let req = try RegistryListRequest(protobuf: call.payload)
+                try call.principal.authorizeRead(site: req.siteID)
                 return WorkerList(try store.listWorkers(siteID: req.siteID)).protobufBytes()
             }
             case .listWorkstations: try registry(call) { store in
                 let req = try RegistryListRequest(protobuf: call.payload)
+                try call.principal.authorizeRead(site: req.siteID)
                 return WorkstationList(try store.listWorkstations(siteID: req.siteID)).protobufBytes()
             }
             case .listSites: try registry(call) { store in
                 _ = try RegistryListRequest(protobuf: call.payload)
-                return SiteList(try store.listSites()).protobufBytes()
+                let principal = call.principal
+                return SiteList(try store.listSites().filter { principal.mayUse($0.siteID) }).protobufBytes()
             }
             }
         } catch let e as any RPCErrorConvertible {
@@ -140,8 +146,22 @@ public final class TaktService: CallHandler, @unchecked Sendable {
         }
     }
 
+    /// Site permission for every decodable event, then the token's rate limit.
+    private func admit(_ events: [IncomingEvent], _ call: ServerCall) throws(RPCError) {
+        let p = call.principal
+        if p.sites != nil {
+            try p.authorizeWrite(sites: Set(events.compactMap { $0.event?.effectiveSiteID }))
+        }
+        if let limiter = p.limiter, let wait = limiter.take(events.count) {
+            throw RPCError(.resourceExhausted,
+                           "rate limit of \(Int(limiter.ratePerSecond)) events/s (burst \(Int(limiter.burst))) exceeded for '\(p.name)'",
+                           retryAfterMs: wait)
+        }
+    }
+
     private func submitEvent(_ call: ServerCall) throws {
         let event = try IncomingEvent(protobuf: call.payload)
+        try admit([event], call)
         ingest([event], gatewayID: "") { r in
             switch r {
             case .success(let results): call.respond(results[0].protobufBytes())
@@ -155,6 +175,7 @@ public final class TaktService: CallHandler, @unchecked Sendable {
         if batch.events.count > maxBatchEvents {
             throw RPCError.invalidArgument("Batch.events: \(batch.events.count) events exceed the limit of \(maxBatchEvents) per batch (max_batch_events)")
         }
+        try admit(batch.events, call)
         ingest(batch.events, gatewayID: batch.gatewayID) { r in
             switch r {
             case .success(let results): call.respond(BatchAck(results: results).protobufBytes())
@@ -175,6 +196,7 @@ public final class TaktService: CallHandler, @unchecked Sendable {
 
     private func queryMetrics(_ call: ServerCall) throws {
         let query = try MetricsQuery(protobuf: call.payload)
+        try call.principal.authorizeRead(site: query.siteID)
         let window = try query.resolvedWindow(nowMs: System.nowMs())
         let index = self.index
         queryQueue.async {
@@ -204,6 +226,7 @@ public final class TaktService: CallHandler, @unchecked Sendable {
     private func listEvents(_ call: ServerCall) throws {
         let request = try ListEventsRequest(protobuf: call.payload)
         try request.filter.validate()
+        try call.principal.authorizeRead(site: request.filter.siteID)
         let store = self.store
         queryQueue.async {
             do {
@@ -219,6 +242,7 @@ public final class TaktService: CallHandler, @unchecked Sendable {
     private func subscribe(_ call: ServerCall) throws {
         let request = try SubscribeRequest(protobuf: call.payload)
         try request.filter.validate()
+        try call.principal.authorizeRead(site: request.filter.siteID)
         let id = hub.add(call: call, filter: request.filter)
         let hub = self.hub
         call.onCancel { hub.remove(id) }

@@ -53,6 +53,22 @@ struct Taktd: ParsableCommand {
     var maxConnections: Int?
     @Option(help: "On SIGTERM/SIGINT, let in-flight calls finish for this many ms (default 10000). (TAKT_SHUTDOWN_GRACE_MS)")
     var shutdownGraceMs: Int?
+    @Option(help: "JSON file of client tokens (salted hashes, roles, sites, rate limits); see README. Reloaded on SIGHUP. (TAKT_AUTH_FILE)")
+    var authFile: String?
+    @Flag(help: "Without --auth-file, allow listening on a non-loopback address (anyone who can connect may do anything). (TAKT_INSECURE=1)")
+    var insecure = false
+    @Option(help: "Events per second per token (per connection without auth); default unlimited. (TAKT_RATE_LIMIT)")
+    var rateLimit: Double?
+    @Option(help: "Burst of the rate limit in events (default: one second's worth). (TAKT_RATE_BURST)")
+    var rateBurst: Double?
+    @Option(help: "Connections open at once from one address (default 1000). (TAKT_MAX_CONNECTIONS_PER_ADDRESS)")
+    var maxConnectionsPerAddress: Int?
+    @Option(help: "Request bytes held by calls in flight across all connections before reading pauses (default 268435456). (TAKT_MAX_INFLIGHT_BYTES)")
+    var maxInflightBytes: Int?
+    @Option(help: "Live subscriptions per connection (default 16). (TAKT_MAX_STREAMS_PER_CONNECTION)")
+    var maxStreamsPerConnection: Int?
+    @Flag(help: "Read a token on standard input, print its salted hash line for the auth file, and exit.")
+    var hashToken = false
     @Option(help: "trace, debug, info, notice, warning, error, critical (default info). (TAKT_LOG_LEVEL)")
     var logLevel: String?
     @Flag(help: "Load deterministic demo data into an empty store on start. (TAKT_DEMO=1)")
@@ -109,6 +125,35 @@ struct Taktd: ParsableCommand {
         guard c.rpc.maxBatchEvents > 0, c.rpc.maxFramePayload >= 1024, c.rpc.maxInFlightCalls > 0, c.rpc.maxConnections > 0 else {
             throw ValidationError("limits must be positive (--max-frame-bytes at least 1024)")
         }
+        c.rpc.maxConnectionsPerAddress = try value(maxConnectionsPerAddress, "MAX_CONNECTIONS_PER_ADDRESS", 1_000)
+        c.rpc.maxInFlightBytes = try value(maxInflightBytes, "MAX_INFLIGHT_BYTES", 256 << 20)
+        c.rpc.maxStreamsPerConnection = try value(maxStreamsPerConnection, "MAX_STREAMS_PER_CONNECTION", 16)
+        let rate = try rateLimit ?? Self.env("RATE_LIMIT").map { raw in
+            guard let v = Double(raw) else { throw ValidationError("TAKT_RATE_LIMIT=\(raw) is not a number") }
+            return v
+        }
+        let burst = try rateBurst ?? Self.env("RATE_BURST").map { raw in
+            guard let v = Double(raw) else { throw ValidationError("TAKT_RATE_BURST=\(raw) is not a number") }
+            return v
+        }
+        if let r = rate, r <= 0 { throw ValidationError("--rate-limit must be > 0") }
+        c.rpc.rateLimit = rate
+        c.rpc.rateBurst = burst
+        guard c.rpc.maxConnectionsPerAddress > 0, c.rpc.maxInFlightBytes > 0, c.rpc.maxStreamsPerConnection > 0 else {
+            throw ValidationError("limits must be positive")
+        }
+        if let path = authFile ?? Self.env("AUTH_FILE") {
+            do {
+                c.rpc.authenticator = try Authenticator(path: path, defaultRate: rate, defaultBurst: burst)
+            } catch {
+                throw ValidationError("\(error)")
+            }
+        } else if !c.rpc.listen.isLoopback && !(insecure || Self.env("INSECURE") == "1") {
+            throw ValidationError("""
+                refusing to listen on \(c.rpc.listen) without authentication: give --auth-file, \
+                or --insecure to accept anyone who can reach that address
+                """)
+        }
         c.rpc.serverName = "taktd/\(TaktService.version)"
         return c
     }
@@ -130,6 +175,13 @@ struct Taktd: ParsableCommand {
             return h
         }
         let logger = Logger(label: "taktd")
+        if hashToken {
+            guard let token = readLine(strippingNewline: true), !token.isEmpty else {
+                throw ValidationError("--hash-token: give the token on standard input")
+            }
+            print(Authenticator.hashLine(for: token))
+            return
+        }
         Self.raiseDescriptorLimit()
         let configuration = try makeConfiguration()
         let server: TaktServer
@@ -142,6 +194,7 @@ struct Taktd: ParsableCommand {
         logger.info("taktd ready", metadata: [
             "listen": "\(server.address)", "data_dir": "\(configuration.dataDirectory)",
             "mode": "\(configuration.store.strict ? "strict" : "auto-register")",
+            "auth": "\(configuration.rpc.authenticator.map { "tokens from \($0.path) (\($0.tokenCount))" } ?? (configuration.rpc.listen.isLoopback ? "none (loopback only)" : "none, INSECURE"))",
         ])
         if demo || Self.env("DEMO") == "1" {
             let seed = try value(demoSeed, "DEMO_SEED", 1)
@@ -156,6 +209,20 @@ struct Taktd: ParsableCommand {
                 logger.info("signal received", metadata: ["signal": "\(sig == SIGTERM ? "SIGTERM" : "SIGINT")"])
                 server.shutdown()
                 Foundation.exit(0)
+            }
+            s.resume()
+            sources.append(s)
+        }
+        if let auth = configuration.rpc.authenticator {
+            signal(SIGHUP, SIG_IGN)
+            let s = DispatchSource.makeSignalSource(signal: SIGHUP, queue: signalQueue)
+            s.setEventHandler {
+                do {
+                    try auth.reload()
+                    logger.info("auth file reloaded", metadata: ["tokens": "\(auth.tokenCount)"])
+                } catch {
+                    logger.error("auth file reload failed; previous tokens stay in force", metadata: ["error": "\(error)"])
+                }
             }
             s.resume()
             sources.append(s)
