@@ -103,7 +103,7 @@ public final class TaktService: CallHandler, @unchecked Sendable {
     }
 
     /// Prechecks every event, stores the storable ones in one submission, answers with one result per event.
-    private func ingest(_ incoming: [IncomingEvent], gatewayID: String,
+    private func ingest(_ incoming: [IncomingEvent],
                         done: @escaping @Sendable (Result<[EventResult], RPCError>) -> Void) {
         let now = System.nowMs()
         var results = [EventResult?](repeating: nil, count: incoming.count)
@@ -162,7 +162,7 @@ public final class TaktService: CallHandler, @unchecked Sendable {
     private func submitEvent(_ call: ServerCall) throws {
         let event = try IncomingEvent(protobuf: call.payload)
         try admit([event], call)
-        ingest([event], gatewayID: "") { r in
+        ingest([event]) { r in
             switch r {
             case .success(let results): call.respond(results[0].protobufBytes())
             case .failure(let e): call.fail(e)
@@ -176,7 +176,7 @@ public final class TaktService: CallHandler, @unchecked Sendable {
             throw RPCError.invalidArgument("Batch.events: \(batch.events.count) events exceed the limit of \(maxBatchEvents) per batch (max_batch_events)")
         }
         try admit(batch.events, call)
-        ingest(batch.events, gatewayID: batch.gatewayID) { r in
+        ingest(batch.events) { r in
             switch r {
             case .success(let results): call.respond(BatchAck(results: results).protobufBytes())
             case .failure(let e): call.fail(e)
@@ -187,7 +187,7 @@ public final class TaktService: CallHandler, @unchecked Sendable {
     /// Ingest from inside the process (demo data): the same path as SubmitBatch.
     public func ingestLocally(_ events: [Event]) async throws(RPCError) -> [EventResult] {
         let r: Result<[EventResult], RPCError> = await withCheckedContinuation { cont in
-            ingest(events.map { IncomingEvent.event($0) }, gatewayID: "") { cont.resume(returning: $0) }
+            ingest(events.map { IncomingEvent.event($0) }) { cont.resume(returning: $0) }
         }
         return try r.get()
     }
