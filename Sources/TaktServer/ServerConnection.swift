@@ -17,6 +17,8 @@ final class ServerConnection: @unchecked Sendable {
     private var lastCallID: UInt32 = 0
     private var clientName = ""
     private var principal: Principal?
+    /// Largest payload the client accepts (its ClientHello.max_frame_size, 0 meaning ours).
+    private var clientMaxFrame = 0
     private var openStreams = 0
     private let openedNs = System.monotonicNs()
     /// Stream messages refused because the peer was too far behind.
@@ -119,6 +121,7 @@ final class ServerConnection: @unchecked Sendable {
                 return
             }
             clientName = String(hello.clientName.prefix(128))
+            clientMaxFrame = hello.maxFrameSize == 0 ? config.maxFramePayload : Int(hello.maxFrameSize)
             if let auth = config.authenticator {
                 switch auth.authenticate(hello.authToken) {
                 case .success(let p):
@@ -237,8 +240,16 @@ final class ServerConnection: @unchecked Sendable {
         channel.queue.async { [self] in
             guard calls[call.callID] === call else { return }  // cancelled or connection gone
             forget(call)
-            server.record(method: call.method, status: status)
-            channel.send(frame)
+            if frame.payload.count > clientMaxFrame {
+                // The client could not read it: a clean status instead of a broken connection.
+                let error = RPCError(.resourceExhausted,
+                    "response of \(frame.payload.count) bytes exceeds the client's max_frame_size \(clientMaxFrame); narrow the query or page it")
+                server.record(method: call.method, status: error.code)
+                channel.send(Frame(type: .status, callID: call.callID, payload: RPCStatus(error).protobufBytes()))
+            } else {
+                server.record(method: call.method, status: status)
+                channel.send(frame)
+            }
             if phase == .goingAway && calls.isEmpty { channel.closeAfterWriting() }
         }
     }
@@ -252,6 +263,10 @@ final class ServerConnection: @unchecked Sendable {
                 return
             }
             let payload = encode(call.droppedSinceLastMessage)
+            if payload.count > clientMaxFrame {
+                call.droppedSinceLastMessage += weight
+                return
+            }
             call.droppedSinceLastMessage = 0
             channel.send(Frame(type: .streamMessage, callID: call.callID, payload: payload))
         }
