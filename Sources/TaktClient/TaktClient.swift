@@ -15,7 +15,7 @@ public struct RetryPolicy: Sendable {
     public static let none: RetryPolicy = { var p = RetryPolicy(); p.maxAttempts = 1; return p }()
 
     /// Full jitter: a random delay in [0, min(max, initial × multiplier^attempt)].
-    func backoffMs(attempt: Int) -> Int {
+    public func backoffMs(attempt: Int) -> Int {
         var cap = Double(initialBackoffMs)
         for _ in 0..<attempt { cap *= multiplier }
         let bound = Int(min(cap, Double(maxBackoffMs)))

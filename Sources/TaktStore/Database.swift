@@ -4,12 +4,12 @@ import CSQLite
 
 /// One SQLite connection. Deliberately not `Sendable`: it is used by one thread (or serial queue) at a
 /// time, which is also why it is opened with `SQLITE_OPEN_NOMUTEX` (no per-call mutex).
-final class Database {
+public final class Database {
     private(set) var handle: OpaquePointer?
     let path: String
 
     /// Opens (creating when `create`) the database at `path`.
-    init(path: String, readOnly: Bool = false, create: Bool = true) throws(StoreError) {
+    public init(path: String, readOnly: Bool = false, create: Bool = true) throws(StoreError) {
         self.path = path
         var flags = SQLITE_OPEN_NOMUTEX
         flags |= readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE
@@ -28,7 +28,7 @@ final class Database {
     deinit { close() }
 
     /// Closes the connection. `sqlite3_close_v2` defers the close until every statement is finalized.
-    func close() {
+    public func close() {
         guard let h = handle else { return }
         handle = nil
         sqlite3_close_v2(h)
@@ -44,32 +44,32 @@ final class Database {
     }
 
     /// Runs one or more statements without results (schema, pragmas, BEGIN/COMMIT).
-    func execute(_ sql: String, _ operation: String? = nil) throws(StoreError) {
+    public func execute(_ sql: String, _ operation: String? = nil) throws(StoreError) {
         let rc = sqlite3_exec(handle, sql, nil, nil, nil)
         if rc != SQLITE_OK { throw error(rc, operation ?? "running \(sql)", sql: sql) }
     }
 
-    func prepare(_ sql: String) throws(StoreError) -> Statement {
+    public func prepare(_ sql: String) throws(StoreError) -> Statement {
         try Statement(database: self, sql: sql)
     }
 
     /// Runs a query that returns one integer (pragmas, counts); nil when it returns no row or NULL.
-    func scalarInt(_ sql: String) throws(StoreError) -> Int64? {
+    public func scalarInt(_ sql: String) throws(StoreError) -> Int64? {
         let s = try prepare(sql)
         defer { s.reset() }
         guard try s.step() else { return nil }
         return s.isNull(0) ? nil : s.int64(0)
     }
 
-    var changes: Int { Int(sqlite3_changes(handle)) }
+    public var changes: Int { Int(sqlite3_changes(handle)) }
     var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
     /// True inside BEGIN…COMMIT (SQLite may have rolled back by itself after SQLITE_FULL or IOERR).
     var isInTransaction: Bool { handle != nil && sqlite3_get_autocommit(handle) == 0 }
 
-    enum TransactionKind: String { case deferred = "DEFERRED", immediate = "IMMEDIATE" }
+    public enum TransactionKind: String, Sendable { case deferred = "DEFERRED", immediate = "IMMEDIATE" }
 
     /// Runs `body` in a transaction: commits when it returns, rolls back when it (or COMMIT) throws.
-    func transaction<T>(_ kind: TransactionKind = .immediate,
+    public func transaction<T>(_ kind: TransactionKind = .immediate,
                         _ body: () throws(StoreError) -> T) throws(StoreError) -> T {
         try execute("BEGIN \(kind.rawValue)")
         do {
@@ -89,7 +89,7 @@ final class Database {
 }
 
 /// A prepared statement; finalized in `deinit`. Columns and parameters are 0- and 1-based as in SQLite.
-final class Statement {
+public final class Statement {
     let handle: OpaquePointer
     let sql: String
     // Strong: the connection outlives its statements (close_v2 would cope, but this keeps errors readable).
@@ -107,21 +107,21 @@ final class Statement {
     deinit { sqlite3_finalize(handle) }
 
     /// Resets for the next execution and clears bindings (so a missed bind is NULL, not a stale value).
-    @inline(__always) func reset() {
+    @inline(__always) public func reset() {
         sqlite3_reset(handle)
         sqlite3_clear_bindings(handle)
     }
 
-    @inline(__always) func bind(_ i: Int32, _ v: Int64) throws(StoreError) {
+    @inline(__always) public func bind(_ i: Int32, _ v: Int64) throws(StoreError) {
         try check(sqlite3_bind_int64(handle, i, v))
     }
-    @inline(__always) func bind(_ i: Int32, _ v: Int) throws(StoreError) {
+    @inline(__always) public func bind(_ i: Int32, _ v: Int) throws(StoreError) {
         try check(sqlite3_bind_int64(handle, i, Int64(v)))
     }
-    @inline(__always) func bind(_ i: Int32, _ v: Double) throws(StoreError) {
+    @inline(__always) public func bind(_ i: Int32, _ v: Double) throws(StoreError) {
         try check(sqlite3_bind_double(handle, i, v))
     }
-    func bind(_ i: Int32, _ v: String) throws(StoreError) {
+    public func bind(_ i: Int32, _ v: String) throws(StoreError) {
         var v = v
         let rc = v.withUTF8 { buf in
             // A NULL pointer would bind SQL NULL, not '': give SQLite a real (empty) string.
@@ -131,17 +131,17 @@ final class Statement {
         }
         try check(rc)
     }
-    func bind(_ i: Int32, _ v: Int64?) throws(StoreError) {
+    public func bind(_ i: Int32, _ v: Int64?) throws(StoreError) {
         if let v { try bind(i, v) } else { try check(sqlite3_bind_null(handle, i)) }
     }
-    func bindNull(_ i: Int32) throws(StoreError) { try check(sqlite3_bind_null(handle, i)) }
+    public func bindNull(_ i: Int32) throws(StoreError) { try check(sqlite3_bind_null(handle, i)) }
 
     @inline(__always) private func check(_ rc: Int32) throws(StoreError) {
         if rc != SQLITE_OK { throw database.error(rc, "binding a parameter", sql: sql) }
     }
 
     /// Steps once: true for a row, false when done; anything else is an error with the SQL.
-    @inline(__always) func step() throws(StoreError) -> Bool {
+    @inline(__always) public func step() throws(StoreError) -> Bool {
         switch sqlite3_step(handle) {
         case SQLITE_ROW: return true
         case SQLITE_DONE: return false
@@ -150,15 +150,15 @@ final class Statement {
     }
 
     /// Steps to completion and resets (INSERT, UPDATE).
-    func execute() throws(StoreError) {
+    public func execute() throws(StoreError) {
         defer { sqlite3_reset(handle) }
         while try step() {}
     }
 
-    @inline(__always) func int64(_ c: Int32) -> Int64 { sqlite3_column_int64(handle, c) }
-    @inline(__always) func double(_ c: Int32) -> Double { sqlite3_column_double(handle, c) }
-    @inline(__always) func isNull(_ c: Int32) -> Bool { sqlite3_column_type(handle, c) == SQLITE_NULL }
-    func string(_ c: Int32) -> String {
+    @inline(__always) public func int64(_ c: Int32) -> Int64 { sqlite3_column_int64(handle, c) }
+    @inline(__always) public func double(_ c: Int32) -> Double { sqlite3_column_double(handle, c) }
+    @inline(__always) public func isNull(_ c: Int32) -> Bool { sqlite3_column_type(handle, c) == SQLITE_NULL }
+    public func string(_ c: Int32) -> String {
         guard let p = sqlite3_column_text(handle, c) else { return "" }
         let n = Int(sqlite3_column_bytes(handle, c))
         return String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)
