@@ -272,6 +272,12 @@ public struct ServerStats: Sendable, Hashable {
     public var version: String
     public var durability: String
     public var strict: Bool
+    /// Failed authentication attempts since start.
+    public var authFailures: UInt64 = 0
+    /// Request bytes held by calls in flight, all connections.
+    public var inFlightBytes: UInt64 = 0
+    /// Authentication mode: "tokens", "none (loopback only)" or "none, INSECURE".
+    public var auth: String = ""
     public init(uptimeMs: Int64 = 0, connectionsOpen: UInt64 = 0, connectionsTotal: UInt64 = 0, methods: [MethodStats] = [],
                 results: [ResultCode: UInt64] = [:], eventsStored: UInt64 = 0, storeBytes: UInt64 = 0, walBytes: UInt64 = 0,
                 commits: UInt64 = 0, subscribers: UInt64 = 0, version: String = "", durability: String = "", strict: Bool = false) {

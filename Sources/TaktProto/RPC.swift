@@ -236,7 +236,7 @@ extension ServerStats: ProtoMessage, ProtoDecoderBacked {
         let statusRows = methods.reduce(0) { $0 + $1.statuses.count }
         var arena = PackArena(expectedBytes: methods.count * (MemoryLayout<Takt__V1__MethodStats>.stride + 40)
                                   + (statusRows + results.count) * (MemoryLayout<Takt__V1__StatusCount>.stride + 8)
-                                  + version.utf8.count + durability.utf8.count + 64)
+                                  + version.utf8.count + durability.utf8.count + auth.utf8.count + 64)
         var m = Takt__V1__StatsResponse()
         takt__v1__stats_response__init(&m)
         m.uptime_ms = uptimeMs
@@ -271,6 +271,9 @@ extension ServerStats: ProtoMessage, ProtoDecoderBacked {
         arena.set(&m.version, version)
         arena.set(&m.durability, durability)
         m.strict = strict ? 1 : 0
+        m.auth_failures = authFailures
+        m.in_flight_bytes = inFlightBytes
+        arena.set(&m.auth, auth)
         appendPacked(&m, to: &buffer, size: takt__v1__stats_response__get_packed_size, pack: takt__v1__stats_response__pack)
     }
 
@@ -305,11 +308,15 @@ extension ServerStats: ProtoMessage, ProtoDecoderBacked {
                     results[code, default: 0] &+= row.pointee.count
                 }
             }
-            return ServerStats(
+            var stats = ServerStats(
                 uptimeMs: m.uptime_ms, connectionsOpen: m.connections_open, connectionsTotal: m.connections_total,
                 methods: methods, results: results, eventsStored: m.events_stored, storeBytes: m.store_bytes,
                 walBytes: m.wal_bytes, commits: m.commits, subscribers: m.subscribers,
                 version: try string(m.version, "version"), durability: try string(m.durability, "durability"),
                 strict: m.strict != 0)
+            stats.authFailures = m.auth_failures
+            stats.inFlightBytes = m.in_flight_bytes
+            stats.auth = try string(m.auth, "auth")
+            return stats
         })
 }

@@ -1141,7 +1141,7 @@ const ProtobufCMessageDescriptor takt__v1__result_count__descriptor =
   (ProtobufCMessageInit) takt__v1__result_count__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor takt__v1__stats_response__field_descriptors[13] =
+static const ProtobufCFieldDescriptor takt__v1__stats_response__field_descriptors[16] =
 {
   {
     "uptime_ms",
@@ -1299,13 +1299,52 @@ static const ProtobufCFieldDescriptor takt__v1__stats_response__field_descriptor
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "auth_failures",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Takt__V1__StatsResponse, auth_failures),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "in_flight_bytes",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Takt__V1__StatsResponse, in_flight_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "auth",
+    16,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Takt__V1__StatsResponse, auth),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned takt__v1__stats_response__field_indices_by_name[] = {
+  15,   /* field[15] = auth */
+  13,   /* field[13] = auth_failures */
   8,   /* field[8] = commits */
   1,   /* field[1] = connections_open */
   2,   /* field[2] = connections_total */
   11,   /* field[11] = durability */
   5,   /* field[5] = events_stored */
+  14,   /* field[14] = in_flight_bytes */
   3,   /* field[3] = methods */
   4,   /* field[4] = results */
   6,   /* field[6] = store_bytes */
@@ -1318,7 +1357,7 @@ static const unsigned takt__v1__stats_response__field_indices_by_name[] = {
 static const ProtobufCIntRange takt__v1__stats_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 13 }
+  { 0, 16 }
 };
 const ProtobufCMessageDescriptor takt__v1__stats_response__descriptor =
 {
@@ -1328,7 +1367,7 @@ const ProtobufCMessageDescriptor takt__v1__stats_response__descriptor =
   "Takt__V1__StatsResponse",
   "takt.v1",
   sizeof(Takt__V1__StatsResponse),
-  13,
+  16,
   takt__v1__stats_response__field_descriptors,
   takt__v1__stats_response__field_indices_by_name,
   1,  takt__v1__stats_response__number_ranges,

@@ -273,12 +273,19 @@ public final class TaktService: CallHandler, @unchecked Sendable {
     public func statistics() -> ServerStats {
         let s = store.stats()
         let rpc = server?.statistics() ?? (open: 0, total: 0, methods: [])
-        return ServerStats(
+        var stats = ServerStats(
             uptimeMs: Int64((System.monotonicNs() - startedNs) / 1_000_000),
             connectionsOpen: rpc.open, connectionsTotal: rpc.total, methods: rpc.methods,
             results: results.withLock { $0 }, eventsStored: s.events, storeBytes: s.databaseBytes, walBytes: s.walBytes,
             commits: s.commits, subscribers: UInt64(hub.count), version: Self.version,
             durability: durability.rawValue, strict: policy.strict)
+        if let server {
+            let c = server.configuration
+            stats.inFlightBytes = UInt64(max(server.inFlightBytes, 0))
+            stats.authFailures = c.authenticator?.failures.load(ordering: .relaxed) ?? 0
+            stats.auth = c.authenticator != nil ? "tokens" : (c.listen.isLoopback ? "none (loopback only)" : "none, INSECURE")
+        }
+        return stats
     }
 
     private func stats(_ call: ServerCall) throws {

@@ -72,6 +72,10 @@ func liftDescriptorLimit() {
         }
         #expect(!server.output.contains("tok-"), "a token appeared in the log")
         #expect(server.output.contains("authentication failed"))
+        let ops = try client(server, token: "tok-admin-all-1")
+        let st = try await ops.stats()
+        ops.close()
+        #expect(st.authFailures == 3 && st.auth == "tokens")
 
         let ingest = try client(server, token: "tok-ingest-north-1")
         let analyst = try client(server, token: "tok-query-north-1")

@@ -357,10 +357,22 @@ struct  Takt__V1__StatsResponse
    * strict registry mode
    */
   protobuf_c_boolean strict;
+  /*
+   * failed authentication attempts since start
+   */
+  uint64_t auth_failures;
+  /*
+   * request bytes held by calls in flight (all connections)
+   */
+  uint64_t in_flight_bytes;
+  /*
+   * "tokens", "none (loopback only)" or "none, INSECURE"
+   */
+  char *auth;
 };
 #define TAKT__V1__STATS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&takt__v1__stats_response__descriptor) \
-    , 0, 0, 0, 0,NULL, 0,NULL, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+    , 0, 0, 0, 0,NULL, 0,NULL, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string }
 
 
 /* Takt__V1__RpcStatus methods */
