@@ -201,6 +201,10 @@ public final class TaktService: CallHandler, @unchecked Sendable {
         let index = self.index
         queryQueue.async {
             if call.isCancelled { return }
+            if call.isExpired {
+                call.fail(RPCError(.deadlineExceeded, "deadline passed while the query waited to run"))
+                return
+            }
             var response = MetricsResponse(window: window)
             switch query.scope {
             case .factory:
