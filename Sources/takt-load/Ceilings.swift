@@ -1,0 +1,237 @@
+// `takt-load ceiling sqlite|tcp` (hidden): what the hardware allows without taktd, measured in the
+// same run as the scenarios. SQLite: the scenario's own rows inserted by TaktStore.RawInsertBenchmark
+// (one prepared statement, fixed-size transactions, the store's schema and unique index). TCP: raw
+// round trips of call-sized messages on one loopback connection, one at a time and pipelined.
+import ArgumentParser
+import Foundation
+import Glibc
+import TaktDomain
+import TaktPosix
+import TaktStore
+
+struct Ceiling: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure the raw SQLite insert and raw TCP ping-pong ceilings.",
+        shouldDisplay: false, subcommands: [SQLiteCeiling.self, TCPCeiling.self])
+}
+
+struct SQLiteCeilingResult: Codable {
+    var rowsPerSecond: Double
+    var runs: [Double]
+    var rows: Int
+    var rowsPerTransaction: Int
+    var durability: String
+    var directory: String
+}
+
+struct SQLiteCeiling: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sqlite",
+        abstract: "Insert the rows a takt-load run would send with one prepared statement, N rows per transaction; best of --repeat runs.")
+
+    @OptionGroup var workload: WorkloadOptions
+
+    @Option(help: "Events to generate (low-confidence ones are left out: the server does not store them as events).")
+    var events: Int = 1_000_000
+
+    @Option(help: "Rows per transaction.")
+    var rowsPerTransaction: Int = 500
+
+    @Option(help: "full (synchronous=FULL, like taktd's default) or normal.")
+    var durability: String = "full"
+
+    @Option(help: "Directory for the scratch database (deleted afterwards); use the file system taktd uses.")
+    var dir: String = "/tmp/takt-ceiling"
+
+    @Option(help: "Runs; the best counts.")
+    var `repeat`: Int = 1
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() throws {
+        guard let d = Durability(rawValue: durability) else { throw ValidationError("--durability must be full or normal") }
+        let now = System.nowMs()
+        let rows = Self.rows(workload, events: events, nowMs: now)
+        var runs: [Double] = []
+        for _ in 0..<max(1, self.repeat) {
+            do {
+                runs.append(try RawInsertBenchmark.run(directory: dir, rows: rows, rowsPerTransaction: rowsPerTransaction, durability: d))
+            } catch {
+                FileHandle.standardError.write(Data("raw insert benchmark failed: \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+        let result = SQLiteCeilingResult(rowsPerSecond: runs.max() ?? 0, runs: runs, rows: rows.count,
+                                         rowsPerTransaction: rowsPerTransaction, durability: durability, directory: dir)
+        if json {
+            print(encodeJSON(result))
+        } else {
+            print("raw SQLite insert: \(fmt(result.rowsPerSecond, 0)) rows/s (\(rows.count) rows, \(rowsPerTransaction) per transaction, synchronous \(durability); runs \(runs.map { fmt($0, 0) }.joined(separator: ", ")))")
+        }
+    }
+
+    /// The events of a run with the same workload options, in the order the gateways' calls interleave.
+    static func rows(_ workload: WorkloadOptions, events: Int, nowMs: Int64) -> [Event] {
+        var feeds = workload.feeds(startMs: workload.resolvedStartMs(nowMs: nowMs), totalEvents: events, nowMs: nowMs)
+        var rows: [Event] = []
+        rows.reserveCapacity(events)
+        var live = Array(feeds.indices)
+        while !live.isEmpty {
+            live = live.filter { i in
+                let batch = feeds[i].nextEvents()
+                rows.append(contentsOf: batch.filter { $0.confidence >= AcceptancePolicy().minConfidence })
+                return !batch.isEmpty
+            }
+        }
+        return rows
+    }
+}
+
+struct TCPCeilingResult: Codable {
+    var pingPongRoundTripsPerSecond: Double
+    var pipelinedRoundTripsPerSecond: Double
+    var pipelineDepth: Int
+    var requestBytes: Int
+    var replyBytes: Int
+    var seconds: Double
+}
+
+struct TCPCeiling: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tcp",
+        abstract: "Round trips per second on one loopback TCP connection: one at a time, then --depth in flight.")
+
+    @Option(help: "Seconds per measurement.")
+    var seconds: Double = 3
+
+    @Option(help: "Requests in flight in the pipelined measurement.")
+    var depth: Int = 64
+
+    @Option(help: "Request size (a SubmitEvent frame is about 80 bytes).")
+    var requestBytes: Int = 80
+
+    @Option(help: "Reply size (an EventAck frame is about 20 bytes).")
+    var replyBytes: Int = 20
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func validate() throws {
+        guard seconds > 0, seconds <= 60, depth >= 1, depth <= 4_096, requestBytes >= 1, requestBytes <= 65_536,
+              replyBytes >= 1, replyBytes <= 65_536 else { throw ValidationError("out-of-range option") }
+    }
+
+    func run() throws {
+        System.ignoreSIGPIPE()
+        let listener = try Socket.listen(on: SocketAddress(host: "127.0.0.1", port: 0))
+        let address = try listener.localAddress()
+        try setBlocking(listener.descriptor)
+        let req = requestBytes, rep = replyBytes
+        let listenFD = listener.descriptor
+        let server = Thread {
+            let fd = accept(listenFD, nil, nil)
+            guard fd >= 0 else { return }
+            defer { close(fd) }
+            var one: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            var buffer = [UInt8](repeating: 0, count: 256 * 1024)
+            let replies = [UInt8](repeating: 7, count: rep * 4_096)
+            var partial = 0
+            while true {
+                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if n <= 0 { return }
+                partial += n
+                var complete = partial / req
+                partial -= complete * req
+                while complete > 0 {
+                    let k = min(complete, 4_096)
+                    guard writeAll(fd, replies, count: k * rep) else { return }
+                    complete -= k
+                }
+            }
+        }
+        server.start()
+        let client = try Socket.connect(to: address, timeoutMs: 2_000)
+        let fd = client.descriptor
+        try setBlocking(fd)
+        let request = [UInt8](repeating: 3, count: req * depth)
+        var buffer = [UInt8](repeating: 0, count: 256 * 1024)
+
+        // One at a time.
+        var trips = 0
+        var start = System.monotonicNs()
+        var end = start + UInt64(seconds * 1e9)
+        while System.monotonicNs() < end {
+            guard writeAll(fd, request, count: req), readExactly(fd, &buffer, rep) else { throw ExitCode(1) }
+            trips += 1
+        }
+        let pingPong = Double(trips) / (Double(System.monotonicNs() - start) / 1e9)
+
+        // Pipelined: keep `depth` requests in flight, refill as replies arrive.
+        trips = 0
+        var inFlight = depth
+        guard writeAll(fd, request, count: req * depth) else { throw ExitCode(1) }
+        start = System.monotonicNs()
+        end = start + UInt64(seconds * 1e9)
+        var partial = 0
+        var sending = true
+        while inFlight > 0 {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            guard n > 0 else { throw ExitCode(1) }
+            partial += n
+            let done = partial / rep
+            partial -= done * rep
+            inFlight -= done
+            trips += done
+            if sending && System.monotonicNs() >= end { sending = false }
+            if sending && done > 0 {
+                guard writeAll(fd, request, count: req * min(done, depth)) else { throw ExitCode(1) }
+                inFlight += min(done, depth)
+            }
+        }
+        let pipelined = Double(trips) / (Double(System.monotonicNs() - start) / 1e9)
+        shutdown(fd, Int32(SHUT_RDWR))
+        withExtendedLifetime(listener) {}
+        let result = TCPCeilingResult(pingPongRoundTripsPerSecond: pingPong, pipelinedRoundTripsPerSecond: pipelined,
+                                      pipelineDepth: depth, requestBytes: req, replyBytes: rep, seconds: seconds)
+        if json {
+            print(encodeJSON(result))
+        } else {
+            print("raw TCP loopback: \(fmt(pingPong, 0)) round trips/s one at a time, \(fmt(pipelined, 0)) with \(depth) in flight (\(req)-byte requests, \(rep)-byte replies)")
+        }
+    }
+}
+
+private func setBlocking(_ fd: Int32) throws {
+    let flags = fcntl(fd, F_GETFL)
+    guard flags >= 0, fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0 else { throw SystemError("fcntl", errno: errno) }
+}
+
+private func writeAll(_ fd: Int32, _ bytes: [UInt8], count: Int) -> Bool {
+    var off = 0
+    while off < count {
+        let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + off, count - off, Int32(MSG_NOSIGNAL)) }
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { return false }
+        off += n
+    }
+    return true
+}
+
+private func readExactly(_ fd: Int32, _ buffer: inout [UInt8], _ count: Int) -> Bool {
+    var got = 0
+    while got < count {
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress! + got, count - got) }
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { return false }
+        got += n
+    }
+    return true
+}
+
+func encodeJSON(_ value: some Encodable) -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    return String(decoding: (try? encoder.encode(value)) ?? Data(), as: UTF8.self)
+}
