@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "taktd", targets: ["taktd"]),
         .executable(name: "takt", targets: ["takt"]),
         .executable(name: "takt-load", targets: ["takt-load"]),
+        .executable(name: "takt-gateway", targets: ["takt-gateway"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -57,7 +58,7 @@ let package = Package(
                                          .product(name: "Logging", package: "swift-log")],
                           swiftSettings: strict),
         .executableTarget(name: "takt",
-                          dependencies: ["TaktClient", "TaktDomain", "TaktSimulation",
+                          dependencies: ["TaktClient", "TaktDomain", "TaktSimulation", "TaktPosix",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: strict),
         .executableTarget(name: "takt-load",
@@ -65,6 +66,11 @@ let package = Package(
                                          "TaktMetrics",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Histogram", package: "hdrhistogram-swift")],
+                          swiftSettings: strict),
+        .executableTarget(name: "takt-gateway",
+                          dependencies: ["TaktClient", "TaktDomain", "TaktProto", "TaktStore", "TaktPosix",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                                         .product(name: "Logging", package: "swift-log")],
                           swiftSettings: strict),
 
         .testTarget(name: "TaktDomainTests", dependencies: ["TaktDomain"]),
