@@ -3,6 +3,7 @@ import ArgumentParser
 @preconcurrency import Dispatch
 import Foundation
 import Logging
+import Synchronization
 import TaktDomain
 import TaktPosix
 import TaktServer
@@ -184,22 +185,9 @@ struct Taktd: ParsableCommand {
         }
         Self.raiseDescriptorLimit()
         let configuration = try makeConfiguration()
-        let server: TaktServer
-        do {
-            server = try TaktServer.start(configuration, logger: logger)
-        } catch {
-            logger.critical("cannot start", metadata: ["error": "\(error)"])
-            throw ExitCode(2)
-        }
-        logger.info("taktd ready", metadata: [
-            "listen": "\(server.address)", "data_dir": "\(configuration.dataDirectory)",
-            "mode": "\(configuration.store.strict ? "strict" : "auto-register")",
-            "auth": "\(configuration.rpc.authenticator.map { "tokens from \($0.path) (\($0.tokenCount))" } ?? (configuration.rpc.listen.isLoopback ? "none (loopback only)" : "none, INSECURE"))",
-        ])
-        if demo || Self.env("DEMO") == "1" {
-            let seed = try value(demoSeed, "DEMO_SEED", 1)
-            DemoData.loadIfEmpty(into: server, seed: seed, logger: logger)
-        }
+        // Signals are handled from before the first byte is listened on: a SIGTERM that arrives
+        // while the store opens or demo data loads still stops the process (cleanly once running).
+        let running = ServerSlot()
         let signalQueue = DispatchQueue(label: "taktd.signals")
         var sources: [any DispatchSourceSignal] = []
         for sig in [SIGTERM, SIGINT] {
@@ -207,7 +195,7 @@ struct Taktd: ParsableCommand {
             let s = DispatchSource.makeSignalSource(signal: sig, queue: signalQueue)
             s.setEventHandler {
                 logger.info("signal received", metadata: ["signal": "\(sig == SIGTERM ? "SIGTERM" : "SIGINT")"])
-                server.shutdown()
+                running.server?.shutdown()
                 Foundation.exit(0)
             }
             s.resume()
@@ -227,6 +215,32 @@ struct Taktd: ParsableCommand {
             s.resume()
             sources.append(s)
         }
+        let server: TaktServer
+        do {
+            server = try TaktServer.start(configuration, logger: logger)
+        } catch {
+            logger.critical("cannot start", metadata: ["error": "\(error)"])
+            throw ExitCode(2)
+        }
+        running.server = server
+        logger.info("taktd ready", metadata: [
+            "listen": "\(server.address)", "data_dir": "\(configuration.dataDirectory)",
+            "mode": "\(configuration.store.strict ? "strict" : "auto-register")",
+            "auth": "\(configuration.rpc.authenticator.map { "tokens from \($0.path) (\($0.tokenCount))" } ?? (configuration.rpc.listen.isLoopback ? "none (loopback only)" : "none, INSECURE"))",
+        ])
+        if demo || Self.env("DEMO") == "1" {
+            let seed = try value(demoSeed, "DEMO_SEED", 1)
+            DemoData.loadIfEmpty(into: server, seed: seed, logger: logger)
+        }
         withExtendedLifetime(sources) { dispatchMain() }
+    }
+}
+
+/// The running server, for the signal handlers (nil while starting).
+final class ServerSlot: Sendable {
+    private let slot = Mutex<TaktServer?>(nil)
+    var server: TaktServer? {
+        get { slot.withLock { $0 } }
+        set { slot.withLock { $0 = newValue } }
     }
 }
