@@ -75,6 +75,7 @@ if [ "$(ulimit -n)" -lt 10200 ]; then log "warning: descriptor limit $(ulimit -n
     echo "commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- Sources 2>/dev/null || echo ' + uncommitted changes')"
     echo "filesystem=$(df -hT "$WORK" | awk 'NR==2 {print $2 " on " $1 " (" $NF ")"}')"
     echo "load_before=$(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "busiest_processes=$(ps -eo pcpu=,comm= --sort=-pcpu | head -6 | awk '{printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1}')"
     echo "build_seconds=$BUILD_SECONDS"
     echo "fsync_ms=$(python3 -c '
 import os, time

@@ -207,7 +207,9 @@ struct MarkdownReport {
         o.append("| memory | \(fmt(m.memoryGiB, 1)) GiB |")
         o.append("| kernel | Linux \(m.kernel) |")
         o.append("| data directory | \(r.meta["filesystem"] ?? "?") |")
+        o.append("| 4 KiB write + fsync on the data directory's disk (mean of 100, before the run) | \(r.meta["fsync_ms"] ?? "?") ms |")
         o.append("| load average before / after the run | \(r.meta["load_before"] ?? "?") / \(r.meta["load_after"] ?? "?") |")
+        if let others = r.meta["busiest_processes"] { o.append("| busiest processes when the run started (% of one core since each started) | \(others) |") }
         o.append("| build (release, incremental) / whole run | \(r.meta["build_seconds"] ?? "?") s / \(r.meta["total_seconds"] ?? "?") s |")
         o.append("")
         o.append("The load generator shares the 2 cores with taktd: its CPU use is listed with each scenario. A load average "
@@ -314,8 +316,9 @@ struct MarkdownReport {
                  + " --warmup \(fmt(s.warmupSeconds, 0)) --duration \(fmt(s.measuredSeconds, 0))`: \(loop); "
                  + "\(s.connected)/\(s.connections) gateways connected in \(fmt(s.connectSeconds, 1)) s; \(s.workers) simulated workers.")
         o.append("")
+        let closedLoop = s.mode == "closed"
         o.append("**\(fmt(s.eventsPerSecond, 0)) events/s**, \(fmt(s.callsPerSecond, 0)) ingest calls/s over \(fmt(s.measuredSeconds, 1)) s"
-                 + (ceiling.map { " (\(fmt(s.eventsPerSecond / $0 * 100, 0)) % of the SQLite ceiling)" } ?? "") + ".")
+                 + (closedLoop ? ceiling.map { " (\(fmt(s.eventsPerSecond / $0 * 100, 0)) % of the SQLite ceiling)" } ?? "" : "") + ".")
         o.append("")
         o.append("| call kind | calls | calls/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms |")
         o.append("|---|---|---|---|---|---|---|---|")
@@ -378,11 +381,15 @@ struct MarkdownReport {
                 let commits = Double(s.serverAfter.commits - s.serverBefore.commits)
                 return commits > 0 ? Double(s.kinds.reduce(0) { $0 + $1.calls }) / commits : 0
             }
-            o.append("- **Why single events fall short.** Scenario 2a is CPU-bound, not disk-bound"
-                     + (busy.map { ": the machine was \(fmt($0, 0)) % busy" } ?? "")
-                     + (perEvent.map { ", and taktd spent \(fmt($0, 0)) µs of CPU per single-event call" } ?? "")
+            let cpuBound = (busy ?? 0) >= 90
+            o.append("- **Why single events fall short.** "
+                     + (cpuBound ? "Scenario 2a is CPU-bound, not disk-bound: " : "In scenario 2a ")
+                     + (busy.map { "the machine was \(fmt($0, 0)) % busy" } ?? "")
+                     + (s2?.serverCPUPercentOfOneCore.map { ", taktd used \(fmt($0, 0)) % of one core" } ?? "")
+                     + (perEvent.map { " or \(fmt($0, 0)) µs of CPU per single-event call" } ?? "")
                      + (perCommit.map { " with \(fmt($0, 0)) calls per transaction" } ?? "")
-                     + " (the load generator takes about a third of a core on top). Profiling taktd with `perf` during "
+                     + (s2.map { ", and takt-load \(fmt($0.clientCPUPercentOfOneCore, 0)) % of one core" } ?? "")
+                     + ". Profiling taktd with `perf` during "
                      + "this work showed where that time goes: about 70 % of it in the kernel, not in Swift or SQLite code. "
                      + "(1) Thread hand-offs: 3 context switches and 3 futex calls per call (the connection's Dispatch queue "
                      + "hands the call to the writer queue, the writer hands the answer back to the connection queue, and Dispatch's "
@@ -391,25 +398,46 @@ struct MarkdownReport {
                      + "about 10 `pwrite`s per event or 90,000 per second, plus one fdatasync per transaction: the identity and "
                      + "idempotency indexes are keyed by worker and gateway, so the events of one small transaction land on "
                      + "different leaf pages. The raw loop, at 500 rows per transaction, writes about half a page per row.")
-            o.append("- **What would fix it** (server and store, not takt-load): (a) a gathering window in the store's "
-                     + "group commit (`EventStore.drain`: when fewer than ~200 events are queued and the last commit was recent, "
-                     + "wait up to 1 ms before `BEGIN`), so a transaction under single-event load carries more events and each "
-                     + "index page is written once for several of them; (b) fewer pages per event: make `events` a `WITHOUT ROWID` "
-                     + "table clustered on the identity (one b-tree fewer per insert), or drop `events_by_time` (its own comment "
-                     + "calls it the only index not needed for correctness; unfiltered `ListEvents` would need another plan); (c) fewer hand-offs per "
-                     + "call: complete ingest calls on the writer queue by appending the response frame to the connection's "
-                     + "outbound buffer under a lock and writing it there, instead of a `queue.async` back to the connection "
-                     + "queue for every call; (d) on a machine with more cores, or with takt-load on another machine, the same "
-                     + "server gets the core the load generator uses here. `--durability normal` is not the lever: without the "
-                     + "per-commit fsync the same scenario ran only about 10 % faster on this machine.")
+            o.append("- **What would fix it** (server and store, not takt-load), in order of expected effect: (a) fewer "
+                     + "hand-offs per call, since most of the CPU per call is the kernel scheduling threads: complete ingest "
+                     + "calls on the writer queue by appending the response frame to the connection's outbound buffer under a "
+                     + "lock and sending it there, instead of a `queue.async` back to the connection queue for every call (and, "
+                     + "further, one epoll loop per core reading and writing sockets inline, as swift-nio does, instead of "
+                     + "Dispatch sources relayed by the manager thread); (b) fewer WAL pages per event: make `events` a "
+                     + "`WITHOUT ROWID` table clustered on the identity (one b-tree fewer per insert), or drop `events_by_time` "
+                     + "(its own comment calls it the only index not needed for correctness; unfiltered `ListEvents` would need "
+                     + "another plan); (c) a gathering window in the store's group commit (`EventStore.drain`: when fewer than "
+                     + "~48 events are queued, wait up to 1 ms before `BEGIN`): a prototype halved the number of commits in "
+                     + "scenario 2a but left throughput within the noise on this CPU-starved machine, so it only pays once (a) "
+                     + "and (b) make commits the larger cost; (d) more cores, or takt-load on another machine: here the load "
+                     + "generator takes a third of a core from the server. `--durability normal` is not the lever either: "
+                     + "without the per-commit fsync the same scenario ran only about 10 % faster.")
         }
         if missed("2. single events, 64 connections, open loop"), let s = r.run("s2-open") {
-            o.append("- **Open loop at 20,000 events/s.** The server completed \(fmt(s.eventsPerSecond, 0)) events/s of the "
-                     + "20,000 offered, so the schedule ran ahead of it: calls queued (in the server, then in the gateways once "
-                     + "256 per connection were in flight) and latency grew for as long as the run lasted. With that many calls "
-                     + "waiting, transactions grow and throughput rises above the closed-loop figure of 2a, but not to the "
-                     + "offered rate while the per-call CPU cost above holds. Batching meets it today: scenario 4 ingests "
-                     + "20,000 events/s in batches of 20 with millisecond latencies.")
+            var text = "- **Open loop at 20,000 events/s.** The server completed \(fmt(s.eventsPerSecond, 0)) events/s of the "
+                + "20,000 offered, so the schedule ran ahead of it: calls queued (in the server, then in the gateways once "
+                + "256 per connection were in flight) and latency grew for as long as the run lasted"
+                + (s.serverCPUPercentOfOneCore.map { s.eventsPerSecond > 0
+                    ? " (taktd used \(fmt($0 / 100 * 1e6 / s.eventsPerSecond, 0)) µs of CPU per event here, against scenario 2a's figure above)" : "" } ?? "")
+                + ". Overload makes each call dearer: perf on taktd in this state put half of its CPU in "
+                + "`Synchronization.Mutex._lockSlow`, spinning on `RPCServer.state`, the one lock that `reserve` (call start, "
+                + "in-flight byte budget), `record` (per-method status counters) and `release` (call end) all take for every "
+                + "call, from all 16 connection queues. Fix, small and in the server hot path: keep the in-flight byte count "
+                + "in an `Atomic<Int>` (take the lock only to park or wake a paused connection when the budget is crossed) "
+                + "and the per-method counters in atomics indexed by method and status (or per connection queue, summed by "
+                + "Stats), so the per-call path takes no global lock."
+            if let d = r.run("s2-depth4") {
+                let commits = Double(d.serverAfter.commits - d.serverBefore.commits)
+                let perTx = commits > 0 ? Double(d.kinds.reduce(0) { $0 + $1.calls }) / commits : 0
+                text += " More calls in flight per connection do raise throughput (scenario 2c: \(fmt(d.eventsPerSecond, 0)) "
+                    + "events/s with 4 in flight each, \(fmt(perTx, 0)) calls per transaction), but not to 20,000/s while the "
+                    + "per-call CPU cost above holds."
+            }
+            if let b = r.run("s4"), let k = b.kinds.first(where: { $0.kind.hasPrefix("Submit") }) {
+                text += " Batching meets the rate today: scenario 4 ingests \(fmt(b.eventsPerSecond, 0)) events/s in batches "
+                    + "of \(b.batch) at p50 \(fmt(k.latency.p50Ms, 1)) ms, p99 \(fmt(k.latency.p99Ms, 1)) ms."
+            }
+            o.append(text)
         }
         if missed("1.") {
             o.append("- **Batched ingest below 75 %.** The gap to the raw loop is per-event work outside SQLite (protobuf "
