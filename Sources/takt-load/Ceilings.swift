@@ -155,6 +155,9 @@ struct TCPCeiling: ParsableCommand {
         let client = try Socket.connect(to: address, timeoutMs: 2_000)
         let fd = client.descriptor
         try setBlocking(fd)
+        // Bounded even if the echo thread stalls: a read waits at most 5 s.
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let request = [UInt8](repeating: 3, count: req * depth)
         var buffer = [UInt8](repeating: 0, count: 256 * 1024)
 
