@@ -18,13 +18,13 @@ struct Takt: AsyncParsableCommand {
           0  success
           1  unexpected failure (a bug, or output could not be written)
           2  usage: unknown flag, bad value, bad time or duration format
-          3  cannot connect: nothing listening at --server, or the connection was refused or lost
-          4  timeout: the server did not answer within --timeout
-          5  the server rejected the request (INVALID_ARGUMENT and other non-retryable statuses)
-          6  server trouble: UNAVAILABLE (e.g. disk full, shutting down), INTERNAL, NOT_SERVING
-          7  bad input file: cannot be read, or not one line of it could be parsed
-          8  some events were not accepted: rejected by the server (INVALID, LOW_CONFIDENCE, \
-        UNKNOWN_ENTITY) or skipped as unparsable; duplicates alone are not an error
+          3  cannot connect to --server (refused, unreachable, connection lost)
+          4  timeout: no answer within --timeout
+          5  the server rejected the request (INVALID_ARGUMENT, ...): fix it
+          6  server trouble: UNAVAILABLE (disk full, shutting down), INTERNAL
+          7  bad input file: unreadable, or not one line of it parses
+          8  events not accepted: rejected (INVALID, LOW_CONFIDENCE,
+             UNKNOWN_ENTITY) or unparsable lines skipped; DUPLICATE is fine
         Every error is one line on stderr saying what happened and what to do.
         """,
         version: "0.1.0",

@@ -164,7 +164,7 @@ private struct Tmux {
         let r = try takt(["--help"])
         #expect(r.status == 0)
         #expect(r.stdout.contains("Exit codes"))
-        for code in ["3  cannot connect", "4  timeout", "7  bad input file", "8  some events"] {
+        for code in ["3  cannot connect", "4  timeout", "7  bad input file", "8  events not accepted"] {
             #expect(r.stdout.contains(code), "help lacks \(code)")
         }
         let v = try takt(["--version"])
