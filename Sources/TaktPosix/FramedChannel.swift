@@ -93,11 +93,20 @@ public final class FramedChannel: @unchecked Sendable {
     public var outboundBacklog: Int { outbound.count - outboundStart }
 
     /// Queues a frame; writes are coalesced and happen after the current queue work item.
-    public func send(_ frame: Frame) {
+    /// With `deferFlush` the caller promises to call `flush()` itself (saves a queue hop when it
+    /// knows it is sending the last frame of a burst).
+    public func send(_ frame: Frame, deferFlush: Bool = false) {
         dispatchPrecondition(condition: .onQueue(queue))
         guard !isClosed else { return }
         frame.encode(into: &outbound)
-        scheduleFlush()
+        if !deferFlush { scheduleFlush() }
+    }
+
+    /// Writes what is queued now (unless the socket is known to be full; the write source then does it).
+    public func flush() {
+        dispatchPrecondition(condition: .onQueue(queue))
+        guard !isClosed, !writeRunning, outboundBacklog > 0 else { return }
+        flushNow()
     }
 
     /// Queues raw bytes (the preface).

@@ -135,11 +135,16 @@ public protocol CallHandler: AnyObject, Sendable {
     func handle(_ call: ServerCall)
 }
 
-/// Per-method call counts by final status, for the stats RPC.
+/// Connection counts, for the stats RPC.
 struct CallCounters {
-    var byMethod: [MethodID: [StatusCode: UInt64]] = [:]
     var connectionsOpen: UInt64 = 0
     var connectionsTotal: UInt64 = 0
+}
+
+/// Per-method call counts by final status. One shard per connection queue, so recording a
+/// finished call never contends across queues (a single lock was a hot spot under load).
+final class StatusCounterShard: Sendable {
+    let counts = Mutex<[MethodID: [StatusCode: UInt64]]>([:])
 }
 
 public final class RPCServer: @unchecked Sendable {
@@ -149,6 +154,10 @@ public final class RPCServer: @unchecked Sendable {
     let handler: any CallHandler
     private let acceptQueue = DispatchQueue(label: "takt.accept")
     private let connectionQueues: [DispatchQueue]
+    let counterShards: [StatusCounterShard]
+    /// Request bytes held by calls in flight; the lock is taken only to pause or wake connections.
+    private let inFlight = Atomic<Int>(0)
+    private let pausedCount = Atomic<Int>(0)
     private var listener: Socket?
     private var acceptSource: (any DispatchSourceRead)?
     private var sweepTimer: (any DispatchSourceTimer)?
@@ -161,7 +170,6 @@ public final class RPCServer: @unchecked Sendable {
         var perAddress: [String: Int] = [:]
         var counters = CallCounters()
         var shuttingDown = false
-        var inFlightBytes = 0
         var pausedForBudget: [ServerConnection] = []
     }
 
@@ -171,6 +179,7 @@ public final class RPCServer: @unchecked Sendable {
         self.logger = logger
         // A fixed set of serial queues shared by all connections: Dispatch multiplexes them onto its pool.
         connectionQueues = (0..<16).map { DispatchQueue(label: "takt.conn.\($0)") }
+        counterShards = (0..<16).map { _ in StatusCounterShard() }
     }
 
     /// Binds and starts accepting. Returns the bound address (port 0 resolved).
@@ -205,11 +214,12 @@ public final class RPCServer: @unchecked Sendable {
                 return
             }
             guard let (socket, peer) = accepted else { return }
-            let queue = connectionQueues[nextQueue % connectionQueues.count]
+            let shard = nextQueue % connectionQueues.count
+            let queue = connectionQueues[shard]
             nextQueue &+= 1
             let limits = FramedChannel.Limits(maxFramePayload: configuration.maxFramePayload)
             let channel = FramedChannel(socket: socket, peer: peer, queue: queue, expectPreface: true, limits: limits)
-            let connection = ServerConnection(channel: channel, server: self)
+            let connection = ServerConnection(channel: channel, server: self, counters: counterShards[shard])
             let refusal = state.withLock { s -> String? in
                 if s.shuttingDown { return "server is shutting down" }
                 if s.connections.count >= configuration.maxConnections {
@@ -248,33 +258,27 @@ public final class RPCServer: @unchecked Sendable {
     /// Accounts a call's request bytes against the global budget. Returns true when the budget is
     /// now exceeded: the caller's connection then stops reading until `release` brings it back.
     func reserve(_ bytes: Int, for c: ServerConnection) -> Bool {
-        state.withLock { s in
-            s.inFlightBytes += bytes
-            if s.inFlightBytes > configuration.maxInFlightBytes {
-                s.pausedForBudget.append(c)
-                return true
-            }
-            return false
-        }
+        let now = inFlight.add(bytes, ordering: .relaxed).newValue
+        guard now > configuration.maxInFlightBytes else { return false }
+        state.withLock { s in s.pausedForBudget.append(c) }
+        pausedCount.add(1, ordering: .relaxed)
+        return true
     }
 
     func release(_ bytes: Int) {
+        let now = inFlight.subtract(bytes, ordering: .relaxed).newValue
+        guard pausedCount.load(ordering: .relaxed) > 0, now <= configuration.maxInFlightBytes * 3 / 4 else { return }
         let resume = state.withLock { s -> [ServerConnection] in
-            s.inFlightBytes -= bytes
-            guard !s.pausedForBudget.isEmpty, s.inFlightBytes <= configuration.maxInFlightBytes * 3 / 4 else { return [] }
             let r = s.pausedForBudget
             s.pausedForBudget.removeAll()
             return r
         }
+        pausedCount.subtract(resume.count, ordering: .relaxed)
         for c in resume { c.channel.queue.async { c.channel.setReadingPaused(false) } }
     }
 
     /// Bytes held by calls in flight (stats).
-    public var inFlightBytes: Int { state.withLock { $0.inFlightBytes } }
-
-    func record(method: MethodID, status: StatusCode) {
-        state.withLock { s in s.counters.byMethod[method, default: [:]][status, default: 0] += 1 }
-    }
+    public var inFlightBytes: Int { inFlight.load(ordering: .relaxed) }
 
     private func sweep() {
         let connections = state.withLock { Array($0.connections.values) }
@@ -286,12 +290,19 @@ public final class RPCServer: @unchecked Sendable {
 
     /// Connection and call counters for the stats RPC.
     public func statistics() -> (open: UInt64, total: UInt64, methods: [MethodStats]) {
-        state.withLock { s in
-            let methods = s.counters.byMethod.map { (m, statuses) in
-                MethodStats(method: m, calls: statuses.values.reduce(0, +), statuses: statuses)
-            }.sorted { $0.method.rawValue < $1.method.rawValue }
-            return (s.counters.connectionsOpen, s.counters.connectionsTotal, methods)
+        var byMethod: [MethodID: [StatusCode: UInt64]] = [:]
+        for shard in counterShards {
+            shard.counts.withLock { c in
+                for (m, statuses) in c {
+                    for (code, n) in statuses { byMethod[m, default: [:]][code, default: 0] += n }
+                }
+            }
         }
+        let methods = byMethod.map { (m, statuses) in
+            MethodStats(method: m, calls: statuses.values.reduce(0, +), statuses: statuses)
+        }.sorted { $0.method.rawValue < $1.method.rawValue }
+        let (open, total) = state.withLock { ($0.counters.connectionsOpen, $0.counters.connectionsTotal) }
+        return (open, total, methods)
     }
 
     /// Stops accepting, sends GOAWAY everywhere, lets in-flight calls finish for up to `graceMs`,

@@ -1,6 +1,7 @@
 // The server side of one connection: preface and HELLO, call bookkeeping, keepalive,
 // GOAWAY. Confined to its channel's queue.
 @preconcurrency import Dispatch
+import Synchronization
 import TaktDomain
 import TaktPosix
 import TaktProto
@@ -24,9 +25,18 @@ final class ServerConnection: @unchecked Sendable {
     /// Stream messages refused because the peer was too far behind.
     private static let maxStreamBacklog = 512 << 10
 
-    init(channel: FramedChannel, server: RPCServer) {
+    let counters: StatusCounterShard
+    /// Call completions queued but not yet run: the last one to run writes for all of them.
+    private let pendingFinishes = Atomic<Int>(0)
+
+    init(channel: FramedChannel, server: RPCServer, counters: StatusCounterShard) {
         self.channel = channel
         self.server = server
+        self.counters = counters
+    }
+
+    private func record(_ method: MethodID, _ status: StatusCode) {
+        counters.counts.withLock { $0[method, default: [:]][status, default: 0] += 1 }
     }
 
     var config: RPCServerConfiguration { server.configuration }
@@ -171,7 +181,7 @@ final class ServerConnection: @unchecked Sendable {
             if let call = calls[frame.callID] {
                 forget(call)
                 call.markCancelled()
-                server.record(method: call.method, status: .cancelled)
+                record(call.method, .cancelled)
                 if phase == .goingAway && calls.isEmpty { channel.closeAfterWriting() }
             }
         case .ping:
@@ -208,14 +218,14 @@ final class ServerConnection: @unchecked Sendable {
             return
         }
         if calls.count >= config.maxInFlightCalls {
-            server.record(method: method, status: .resourceExhausted)
+            record(method, .resourceExhausted)
             sendStatus(id, RPCError(.resourceExhausted,
                                     "too many calls in flight on this connection (max_in_flight_calls \(config.maxInFlightCalls))",
                                     retryAfterMs: 50))
             return
         }
         if method.isServerStreaming && openStreams >= config.maxStreamsPerConnection {
-            server.record(method: method, status: .resourceExhausted)
+            record(method, .resourceExhausted)
             sendStatus(id, RPCError(.resourceExhausted,
                                     "too many streams open on this connection (max_streams_per_connection \(config.maxStreamsPerConnection))"))
             return
@@ -237,18 +247,22 @@ final class ServerConnection: @unchecked Sendable {
 
     /// From any thread: the call's last frame.
     func finish(_ call: ServerCall, frame: Frame, status: StatusCode) {
+        pendingFinishes.add(1, ordering: .relaxed)
         channel.queue.async { [self] in
+            defer {
+                if pendingFinishes.subtract(1, ordering: .relaxed).newValue == 0 { channel.flush() }
+            }
             guard calls[call.callID] === call else { return }  // cancelled or connection gone
             forget(call)
             if frame.payload.count > clientMaxFrame {
                 // The client could not read it: a clean status instead of a broken connection.
                 let error = RPCError(.resourceExhausted,
                     "response of \(frame.payload.count) bytes exceeds the client's max_frame_size \(clientMaxFrame); narrow the query or page it")
-                server.record(method: call.method, status: error.code)
-                channel.send(Frame(type: .status, callID: call.callID, payload: RPCStatus(error).protobufBytes()))
+                record(call.method, error.code)
+                channel.send(Frame(type: .status, callID: call.callID, payload: RPCStatus(error).protobufBytes()), deferFlush: true)
             } else {
-                server.record(method: call.method, status: status)
-                channel.send(frame)
+                record(call.method, status)
+                channel.send(frame, deferFlush: true)
             }
             if phase == .goingAway && calls.isEmpty { channel.closeAfterWriting() }
         }
