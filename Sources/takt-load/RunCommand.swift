@@ -63,6 +63,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: "taktd's process id: report its CPU use over the measured window and its resident memory (VmRSS, VmHWM) at the end of it.")
     var serverPid: Int32?
 
+    @Option(help: "Access token for a taktd running with --auth-file (default: $TAKT_TOKEN).")
+    var token: String?
+
     @Flag(help: "Print the report as JSON.")
     var json = false
 
@@ -106,6 +109,8 @@ struct Run: AsyncParsableCommand {
         var controlConfig = ClientConfiguration(address: address)
         controlConfig.retry = .none
         controlConfig.connection.clientName = "takt-load/control"
+        let authToken = token ?? ProcessInfo.processInfo.environment["TAKT_TOKEN"] ?? ""
+        controlConfig.connection.authToken = authToken
         let control = TaktClient(controlConfig)
         defer { control.close() }
         do {
@@ -139,6 +144,7 @@ struct Run: AsyncParsableCommand {
         let connectStart = System.monotonicNs()
         var options = ConnectionOptions()
         options.connectTimeoutMs = 10_000
+        options.authToken = authToken
         let (connections, failures) = await connectAll(count: workload.connections + queryConnections, to: address, options: options)
         let connectSeconds = Double(System.monotonicNs() - connectStart) / 1e9
         log("connected \(connections.count)/\(workload.connections + queryConnections) in \(fmt(connectSeconds, 1)) s")

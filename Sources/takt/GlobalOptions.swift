@@ -19,8 +19,17 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .long, help: "Print JSON (field names of spec/metrics.md) instead of tables.")
     var json = false
 
+    @Option(name: .long, help: ArgumentHelp("Access token for a taktd running with --auth-file. Default: $TAKT_TOKEN.",
+                                            valueName: "token"))
+    var token: String?
+
     @Flag(name: .long, help: "Never use colour (also when NO_COLOR is set; colour is only ever used on a terminal).")
     var noColor = false
+
+    var tokenText: String {
+        if let token { return token }
+        return ProcessInfo.processInfo.environment["TAKT_TOKEN"] ?? ""
+    }
 
     var serverText: String {
         if let server { return server }
@@ -60,6 +69,7 @@ struct GlobalOptions: ParsableArguments {
         configuration.defaultTimeoutMs = timeoutMs
         configuration.connection.connectTimeoutMs = timeoutMs
         configuration.connection.clientName = "takt/\(Takt.configuration.version)"
+        configuration.connection.authToken = tokenText
         let client = TaktClient(configuration)
         do {
             _ = try await client.connection()
@@ -67,6 +77,9 @@ struct GlobalOptions: ParsableArguments {
             let m = CLIFailure.oneLine(error.message)
             if m.contains("timed out") || m.contains("no HELLO_ACK") {
                 throw CLIFailure(.timeout, "\(m). Is \(address) a taktd? Check the address, or raise --timeout.")
+            }
+            if m.contains("UNAUTHENTICATED") {
+                throw CLIFailure(.rejected, "\(m). Give a valid token with --token or TAKT_TOKEN.")
             }
             if m.hasPrefix("server refused the connection") {
                 throw CLIFailure(.serverError, "\(m). Check taktd's log, then retry.")

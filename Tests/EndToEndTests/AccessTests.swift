@@ -104,6 +104,25 @@ func liftDescriptorLimit() {
         #expect(try await analyst.listSites().map(\.siteID) == ["north"])
     }
 
+    @Test func everySwiftToolCarriesTheToken() async throws {
+        let dir = TempDir()
+        let auth = try writeAuthFile(dir, Self.tokens)
+        let server = try TaktdProcess(arguments: ["--auth-file", auth])
+        defer { server.stop() }
+        // takt: flag and environment; without a token a one-line error and exit 5.
+        let ok = try runBinary("takt", ["health", "--server", server.address, "--token", "tok-admin-all-1"])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        let env = try runBinary("takt", ["stats", "--server", server.address], environment: ["TAKT_TOKEN": "tok-admin-all-1"])
+        #expect(env.status == 0, "\(env.stderr)")
+        let none = try runBinary("takt", ["health", "--server", server.address])
+        #expect(none.status == 5)
+        #expect(none.stderr.contains("UNAUTHENTICATED") && none.stderr.contains("--token"))
+        // takt-load: its exact-count check passes through an ingest+admin token.
+        let load = try runBinary("takt-load", ["--server", server.address, "--connections", "2", "--batch", "20",
+                                               "--events", "400", "--seed", "5", "--token", "tok-admin-all-1"], timeout: 60)
+        #expect(load.status == 0, "\(load.stdout)\n\(load.stderr)")
+    }
+
     @Test func revocationTakesEffectOnSIGHUP() async throws {
         let dir = TempDir()
         var tokens = Self.tokens
