@@ -126,6 +126,11 @@ log "ceiling: raw TCP ping-pong"
 "$BIN/takt-load" ceiling tcp --seconds "$TCP_SECONDS" --depth 64 --json > "$RES/ceiling-tcp.json" 2> "$WORK/ceiling-tcp.log"
 echo $? > "$RES/ceiling-tcp.rc"
 
+log "taktd RPC round trips (Health.Check, one connection)"
+start_taktd rpc && "$BIN/takt-load" ceiling rpc --server "$ADDR" --seconds "$TCP_SECONDS" --depth 64 --json > "$RES/rpc-roundtrips.json" 2> "$WORK/rpc-roundtrips.log"
+echo $? > "$RES/rpc-roundtrips.rc"
+stop_taktd
+
 log "scenario 1: batched ingest, 8 connections x 500 per batch, closed loop"
 start_taktd s1 && load s1 --connections 8 --batch 500 --warmup "$WARMUP" --duration "$DURATION" --pregenerate "$S1_PREGEN" --seed 1
 stop_taktd

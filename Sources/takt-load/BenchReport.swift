@@ -96,12 +96,14 @@ struct MarkdownReport {
     let r: Results
     let sqlite: SQLiteCeilingResult?
     let tcp: TCPCeilingResult?
+    let rpc: RPCRoundTripsResult?
     let metrics: MetricsBenchResult?
 
     init(_ r: Results) {
         self.r = r
         sqlite = r.load("ceiling-sqlite")
         tcp = r.load("ceiling-tcp")
+        rpc = r.load("rpc-roundtrips")
         metrics = r.load("metrics")
     }
 
@@ -234,6 +236,13 @@ struct MarkdownReport {
             o.append("| raw TCP ping-pong on loopback, one connection, \(t.requestBytes)-byte request / \(t.replyBytes)-byte reply | **\(fmt(t.pingPongRoundTripsPerSecond, 0)) round trips/s** one at a time; **\(fmt(t.pipelinedRoundTripsPerSecond, 0))/s** with \(t.pipelineDepth) in flight |")
         } else {
             o.append("| raw TCP ping-pong | not measured (exit \(r.exitCode("ceiling-tcp"))) |")
+        }
+        if let p = rpc {
+            var line = "| taktd RPC: Health.Check on one connection (framing, Dispatch sources, protobuf-c; no storage) | **\(fmt(p.roundTripsPerSecond, 0)) round trips/s** one at a time; **\(fmt(p.pipelinedCallsPerSecond, 0)) calls/s** with \(p.pipelineDepth) in flight"
+            if let t = tcp {
+                line += " (\(fmt(100 * p.roundTripsPerSecond / t.pingPongRoundTripsPerSecond, 0)) % and \(fmt(100 * p.pipelinedCallsPerSecond / t.pipelinedRoundTripsPerSecond, 0)) % of raw TCP)"
+            }
+            o.append(line + " |")
         }
         o.append("")
         o.append("## Scenarios")

@@ -5,6 +5,9 @@
 import ArgumentParser
 import Foundation
 import Glibc
+import Synchronization
+import TaktClient
+import TaktProto
 import TaktDomain
 import TaktPosix
 import TaktStore
@@ -12,7 +15,7 @@ import TaktStore
 struct Ceiling: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure the raw SQLite insert and raw TCP ping-pong ceilings.",
-        shouldDisplay: false, subcommands: [SQLiteCeiling.self, TCPCeiling.self])
+        shouldDisplay: false, subcommands: [SQLiteCeiling.self, TCPCeiling.self, RPCRoundTrips.self])
 }
 
 struct SQLiteCeilingResult: Codable {
@@ -86,6 +89,93 @@ struct SQLiteCeiling: ParsableCommand {
         }
         return rows
     }
+}
+
+struct RPCRoundTripsResult: Codable {
+    var roundTripsPerSecond: Double
+    var pipelinedCallsPerSecond: Double
+    var pipelineDepth: Int
+    var seconds: Double
+}
+
+/// Health.Check calls on one taktd connection: the RPC layer's own cost (framing, Dispatch
+/// sources, protobuf-c), to set beside the raw TCP ping-pong of the same run.
+struct RPCRoundTrips: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rpc",
+        abstract: "Health.Check calls per second on one connection to taktd: one at a time, then --depth in flight.")
+
+    @Option(help: "taktd address (loopback).")
+    var server: String
+
+    @Option(help: "Seconds per measurement.")
+    var seconds: Double = 3
+
+    @Option(help: "Calls in flight in the pipelined measurement.")
+    var depth: Int = 64
+
+    @Option(help: "Access token (default: $TAKT_TOKEN).")
+    var token: String?
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func validate() throws {
+        guard seconds > 0, seconds <= 60, depth >= 1, depth <= 256 else { throw ValidationError("out-of-range option") }
+    }
+
+    /// Keeps `depth` calls in flight until `seconds` pass; returns completed calls per second.
+    static func measure(_ c: ClientConnection, depth: Int, seconds: Double) -> Double {
+        let payload = HealthCheckRequest(service: "").protobufBytes()
+        let done = DispatchSemaphore(value: 0)
+        let completed = Atomic<Int>(0)
+        let end = System.monotonicNs() + UInt64(seconds * 1e9)
+        let start = System.monotonicNs()
+        @Sendable func issue() {
+            c.unary(.healthCheck, payload, timeoutMs: 5_000) { r in
+                if case .success = r { completed.add(1, ordering: .relaxed) }
+                if System.monotonicNs() < end, case .success = r { issue() } else { done.signal() }
+            }
+        }
+        for _ in 0..<depth { issue() }
+        for _ in 0..<depth { done.wait() }
+        return Double(completed.load(ordering: .relaxed)) / (Double(System.monotonicNs() - start) / 1e9)
+    }
+
+    func run() throws {
+        let address = try SocketAddress(parsing: server)
+        guard address.isLoopback else { throw ValidationError("--server must be a loopback address") }
+        var options = ConnectionOptions()
+        options.clientName = "takt-load/rpc-ceiling"
+        options.authToken = token ?? ProcessInfo.processInfo.environment["TAKT_TOKEN"] ?? ""
+        let box = ConnectionBox()
+        let ready = DispatchSemaphore(value: 0)
+        Task {
+            do throws(RPCError) {
+                box.result = .success(try await ClientConnection.connect(to: address, options: options))
+            } catch {
+                box.result = .failure(error)
+            }
+            ready.signal()
+        }
+        ready.wait()
+        let c = try box.result!.get()
+        defer { c.close() }
+        _ = Self.measure(c, depth: 1, seconds: min(0.5, seconds))   // warm-up
+        let single = Self.measure(c, depth: 1, seconds: seconds)
+        let pipelined = Self.measure(c, depth: depth, seconds: seconds)
+        let r = RPCRoundTripsResult(roundTripsPerSecond: single, pipelinedCallsPerSecond: pipelined, pipelineDepth: depth, seconds: seconds)
+        if json {
+            print(encodeJSON(r))
+        } else {
+            print("Health.Check on one connection: \(Int(single)) round trips/s one at a time; \(Int(pipelined)) calls/s with \(depth) in flight")
+        }
+    }
+}
+
+final class ConnectionBox: @unchecked Sendable {
+    // @unchecked: written by one task before the semaphore is signalled, read after the wait.
+    var result: Result<ClientConnection, RPCError>?
 }
 
 struct TCPCeilingResult: Codable {
