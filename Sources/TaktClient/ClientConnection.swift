@@ -235,7 +235,7 @@ public final class ClientConnection: @unchecked Sendable {
     public func unary(_ method: MethodID, _ request: [UInt8], timeoutMs: Int?,
                       completion: @escaping @Sendable (Result<[UInt8], RPCError>) -> Void) -> CallHandle {
         let handle = CallHandle(connection: self)
-        queue.async { [self] in
+        onQueue { [self] in
             guard closedReason == nil, goawayLastCallID == nil else {
                 completion(.failure(RPCError(.unavailable, "connection to \(address) is closed", retryAfterMs: 0)))
                 return
@@ -244,7 +244,7 @@ public final class ClientConnection: @unchecked Sendable {
             handle.callID = id
             pending[id] = .unary(completion)
             channel.send(Frame(type: .request, methodID: method.rawValue, callID: id,
-                               param: UInt32(clamping: max(timeoutMs ?? 0, 0)), payload: request))
+                               param: UInt32(clamping: max(timeoutMs ?? 0, 0)), payload: request), deferFlush: true)
             if let t = timeoutMs, t > 0 {
                 let ns = System.monotonicNs() + UInt64(t) * 1_000_000
                 deadlines[id] = (ns, method, t)
@@ -277,6 +277,26 @@ public final class ClientConnection: @unchecked Sendable {
             channel.send(Frame(type: .request, methodID: method.rawValue, callID: id, payload: request))
         }
         return handle
+    }
+
+    /// Requests queued from other threads but not yet sent: the last one to run writes for all.
+    private let pendingSubmits = Atomic<Int>(0)
+
+    /// Runs `body` on the connection's queue: at once when already there (a completion handler
+    /// issuing the next call), else as one block; either way the request is written when the
+    /// burst it belongs to is queued (no extra hop per call).
+    private func onQueue(_ body: @escaping @Sendable () -> Void) {
+        if channel.isOnQueue {
+            body()
+            // Inside a read handler the channel flushes after the frames; elsewhere, flush now.
+            channel.flushSoon()
+            return
+        }
+        pendingSubmits.add(1, ordering: .relaxed)
+        queue.async { [self] in
+            body()
+            if pendingSubmits.subtract(1, ordering: .relaxed).newValue == 0 { channel.flush() }
+        }
     }
 
     private func armDeadlineTimer(at ns: UInt64) {

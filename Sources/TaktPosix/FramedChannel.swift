@@ -33,6 +33,9 @@ public final class FramedChannel: @unchecked Sendable {
     }
 
     public let queue: DispatchQueue
+    /// Marks `queue` so code can tell it already runs there (and skip a hop).
+    private static let queueKey = DispatchSpecificKey<Int>()
+    private let queueTag: Int
     public let peer: SocketAddress
     public let limits: Limits
     private let fd: Int32
@@ -66,6 +69,8 @@ public final class FramedChannel: @unchecked Sendable {
         self.limits = limits
         self.expectPreface = expectPreface
         self.decoder = FrameDecoder(maxPayloadSize: limits.maxFramePayload)
+        queueTag = ObjectIdentifier(queue).hashValue
+        queue.setSpecific(key: Self.queueKey, value: queueTag)
         self.readSource = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
         self.writeSource = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: queue)
         let now = System.monotonicNs()
@@ -89,6 +94,9 @@ public final class FramedChannel: @unchecked Sendable {
         readRunning = true
     }
 
+    /// True when the caller runs on this channel's queue.
+    public var isOnQueue: Bool { DispatchQueue.getSpecific(key: Self.queueKey) == queueTag }
+
     /// Bytes queued for the peer and not yet written.
     public var outboundBacklog: Int { outbound.count - outboundStart }
 
@@ -100,6 +108,12 @@ public final class FramedChannel: @unchecked Sendable {
         guard !isClosed else { return }
         frame.encode(into: &outbound)
         if !deferFlush { scheduleFlush() }
+    }
+
+    /// Makes sure queued bytes are written after the current work item (coalescing what it queues).
+    public func flushSoon() {
+        dispatchPrecondition(condition: .onQueue(queue))
+        if !isClosed && outboundBacklog > 0 && !inReadHandler { scheduleFlush() }
     }
 
     /// Writes what is queued now (unless the socket is known to be full; the write source then does it).
@@ -175,8 +189,13 @@ public final class FramedChannel: @unchecked Sendable {
 
     // MARK: - Reading
 
+    /// Set while frames are being delivered: the read handler flushes once after them.
+    private var inReadHandler = false
+
     private func readAvailable() {
         guard !isClosed else { return }
+        inReadHandler = true
+        defer { inReadHandler = false }
         var reads = 0
         var sawEOF = false
         withUnsafeTemporaryAllocation(byteCount: 64 * 1024, alignment: 8) { buffer in
@@ -203,6 +222,8 @@ public final class FramedChannel: @unchecked Sendable {
         }
         lastReadNs = System.monotonicNs()
         deliverFrames()
+        // Answers produced while handling these frames go out in one write, without another hop.
+        if !isClosed && !writeRunning && outboundBacklog > 0 { flushNow() }
         if sawEOF && !isClosed {
             close(reason: decoder.bufferedByteCount > 0 ? "peer closed the connection mid-frame" : "peer closed the connection")
         }

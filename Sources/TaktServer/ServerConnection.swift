@@ -247,25 +247,32 @@ final class ServerConnection: @unchecked Sendable {
 
     /// From any thread: the call's last frame.
     func finish(_ call: ServerCall, frame: Frame, status: StatusCode) {
+        if channel.isOnQueue {
+            // Answered while its request is being handled: the read handler flushes afterwards.
+            complete(call, frame: frame, status: status)
+            return
+        }
         pendingFinishes.add(1, ordering: .relaxed)
         channel.queue.async { [self] in
-            defer {
-                if pendingFinishes.subtract(1, ordering: .relaxed).newValue == 0 { channel.flush() }
-            }
-            guard calls[call.callID] === call else { return }  // cancelled or connection gone
-            forget(call)
-            if frame.payload.count > clientMaxFrame {
-                // The client could not read it: a clean status instead of a broken connection.
-                let error = RPCError(.resourceExhausted,
-                    "response of \(frame.payload.count) bytes exceeds the client's max_frame_size \(clientMaxFrame); narrow the query or page it")
-                record(call.method, error.code)
-                channel.send(Frame(type: .status, callID: call.callID, payload: RPCStatus(error).protobufBytes()), deferFlush: true)
-            } else {
-                record(call.method, status)
-                channel.send(frame, deferFlush: true)
-            }
-            if phase == .goingAway && calls.isEmpty { channel.closeAfterWriting() }
+            complete(call, frame: frame, status: status)
+            if pendingFinishes.subtract(1, ordering: .relaxed).newValue == 0 { channel.flush() }
         }
+    }
+
+    private func complete(_ call: ServerCall, frame: Frame, status: StatusCode) {
+        guard calls[call.callID] === call else { return }  // cancelled or connection gone
+        forget(call)
+        if frame.payload.count > clientMaxFrame {
+            // The client could not read it: a clean status instead of a broken connection.
+            let error = RPCError(.resourceExhausted,
+                "response of \(frame.payload.count) bytes exceeds the client's max_frame_size \(clientMaxFrame); narrow the query or page it")
+            record(call.method, error.code)
+            channel.send(Frame(type: .status, callID: call.callID, payload: RPCStatus(error).protobufBytes()), deferFlush: true)
+        } else {
+            record(call.method, status)
+            channel.send(frame, deferFlush: true)
+        }
+        if phase == .goingAway && calls.isEmpty { channel.closeAfterWriting() }
     }
 
     /// From any thread: one stream message, unless the peer is too far behind.
