@@ -133,9 +133,11 @@ artifacts=$(mktemp -d "${TMPDIR:-/tmp}/takt-fuzz-$target.XXXXXX")
 mkdir -p "$corpus"
 log=$artifacts/fuzz.log
 echo "fuzz: $target for ${seconds}s; corpus $corpus + Fuzz/corpus/$target; artifacts and log in $artifacts" >&2
+dict=()
+[ -f "Fuzz/$target.dict" ] && dict=(-dict="Fuzz/$target.dict")
 set +e
 "$bin" -max_total_time="$seconds" -max_len="$max_len" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
-  -artifact_prefix="$artifacts/" "$@" "$corpus" "Fuzz/corpus/$target" 2>&1 | tee "$log" | grep -E --line-buffered \
+  -artifact_prefix="$artifacts/" "${dict[@]}" "$@" "$corpus" "Fuzz/corpus/$target" 2>&1 | tee "$log" | grep -E --line-buffered \
   '^#[0-9]+[[:space:]]+(INITED|DONE|pulse)|^stat::|ERROR|SUMMARY|^==[0-9]+==|Test unit written|^MS:|^artifact_prefix|Fatal error|precondition'
 rc=${PIPESTATUS[0]}
 set -e
