@@ -232,7 +232,12 @@ struct Taktd: ParsableCommand {
             let seed = try value(demoSeed, "DEMO_SEED", 1)
             DemoData.loadIfEmpty(into: server, seed: seed, logger: logger)
         }
-        withExtendedLifetime(sources) { dispatchMain() }
+        // Park the main thread (the signal handlers exit the process). dispatchMain() would end it
+        // with pthread_exit, which AddressSanitizer reports and which makes taktd exit 1.
+        withExtendedLifetime(sources) {
+            let forever = DispatchSemaphore(value: 0)
+            forever.wait()
+        }
     }
 }
 
