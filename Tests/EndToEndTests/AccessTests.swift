@@ -47,7 +47,7 @@ func liftDescriptorLimit() {
         ("analyst", "tok-query-north-1", "query", ["north"], ""),
         ("ops", "tok-admin-all-1", "admin", ["*"], ""),
         ("old-gw", "tok-revoked-1", "ingest", ["*"], ",\"revoked\":true"),
-        ("slow-gw", "tok-slow-1", "ingest", ["*"], ",\"rate_limit\":100,\"burst\":100"),
+        ("slow-gw", "tok-slow-1", "ingest", ["*"], ",\"rate_limit\":10,\"burst\":100"),
     ]
 
     func event(site: String, _ i: Int = 0) -> Event {
@@ -153,7 +153,8 @@ func liftDescriptorLimit() {
         let slow = try client(server, token: "tok-slow-1")
         let other = try client(server, token: "tok-admin-all-1")
         defer { slow.close(); other.close() }
-        // 100 events/s, burst 100: the first 100 pass, the next batch is refused with a delay.
+        // 10 events/s, burst 100: the first 100 pass, the next batch is refused with a delay (the
+        // bucket needs 10 s to refill, so even a slow machine cannot sneak the second batch through).
         _ = try await slow.submit(EventBatch(events: (0..<100).map { event(site: "a", $0) }))
         let e = await #expect(throws: RPCError.self) { try await slow.submit(EventBatch(events: (100..<200).map { event(site: "a", $0) })) }
         #expect(e?.code == .resourceExhausted)
