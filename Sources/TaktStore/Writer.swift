@@ -392,60 +392,54 @@ final class Writer {
     }
 
     func upsertWorkers(_ records: [WorkerRecord], now: Int64) throws(StoreError) -> UpsertResult {
-        for (i, r) in records.enumerated() { try Self.checkIDs(r.siteID, r.workerID, field: "worker_id", index: i) }
-        let saved = keys
-        do throws(StoreError) {
-            return try db.transaction { () throws(StoreError) -> UpsertResult in
-                var result = UpsertResult(created: 0, updated: 0)
-                for var r in records {
-                    r.siteID = Self.siteOf(r.siteID)
-                    let site = try siteKeyRegistering(r.siteID, now: now)
-                    if let key = keys.workers[SiteScopedName(site: site, id: r.workerID)] {
-                        let s = updateWorker
-                        try s.bind(1, r.name)
-                        try s.bind(2, r.shift)
-                        try s.bind(3, r.department)
-                        try s.bind(4, now)
-                        try s.bind(5, key)
-                        try s.execute()
-                        result.updated += 1
-                    } else {
-                        _ = try registerWorker(r, site: site, now: now)
-                        result.created += 1
-                    }
-                }
-                return result
-            }
-        } catch {
-            keys = saved
-            var e = error
-            if e.kind == .sqlite { e.operation = "upserting \(records.count) workers" }
-            throw e
-        }
+        try upsert(records, noun: "workers", field: "worker_id", now: now, site: \.siteID, id: \.workerID,
+                   existing: { keys.workers[$0] },
+                   update: { (r, key) throws(StoreError) in
+                       try updateWorker.bind(1, r.name)
+                       try updateWorker.bind(2, r.shift)
+                       try updateWorker.bind(3, r.department)
+                       try updateWorker.bind(4, now)
+                       try updateWorker.bind(5, key)
+                       try updateWorker.execute()
+                   },
+                   insert: { (r, site) throws(StoreError) in _ = try registerWorker(r, site: site, now: now) })
     }
 
     func upsertWorkstations(_ records: [WorkstationRecord], now: Int64) throws(StoreError) -> UpsertResult {
-        for (i, r) in records.enumerated() {
-            try Self.checkIDs(r.siteID, r.workstationID, field: "workstation_id", index: i)
-        }
+        try upsert(records, noun: "workstations", field: "workstation_id", now: now, site: \.siteID, id: \.workstationID,
+                   existing: { keys.workstations[$0] },
+                   update: { (r, key) throws(StoreError) in
+                       try updateWorkstation.bind(1, r.name)
+                       try updateWorkstation.bind(2, r.location)
+                       try updateWorkstation.bind(3, r.type)
+                       try updateWorkstation.bind(4, now)
+                       try updateWorkstation.bind(5, key)
+                       try updateWorkstation.execute()
+                   },
+                   insert: { (r, site) throws(StoreError) in _ = try registerWorkstation(r, site: site, now: now) })
+    }
+
+    /// One registry upsert for either kind of record: ids checked first, then one transaction that
+    /// updates known ids and registers new ones; the in-memory keys roll back with it.
+    private func upsert<Record>(
+        _ records: [Record], noun: String, field: String, now: Int64,
+        site siteOfRecord: (Record) -> String, id: (Record) -> String,
+        existing: (SiteScopedName) -> Int64?,
+        update: (Record, Int64) throws(StoreError) -> Void,
+        insert: (Record, Int64) throws(StoreError) -> Void
+    ) throws(StoreError) -> UpsertResult {
+        for (i, r) in records.enumerated() { try Self.checkIDs(siteOfRecord(r), id(r), field: field, index: i) }
         let saved = keys
         do throws(StoreError) {
             return try db.transaction { () throws(StoreError) -> UpsertResult in
                 var result = UpsertResult(created: 0, updated: 0)
-                for var r in records {
-                    r.siteID = Self.siteOf(r.siteID)
-                    let site = try siteKeyRegistering(r.siteID, now: now)
-                    if let key = keys.workstations[SiteScopedName(site: site, id: r.workstationID)] {
-                        let s = updateWorkstation
-                        try s.bind(1, r.name)
-                        try s.bind(2, r.location)
-                        try s.bind(3, r.type)
-                        try s.bind(4, now)
-                        try s.bind(5, key)
-                        try s.execute()
+                for r in records {
+                    let site = try siteKeyRegistering(Self.siteOf(siteOfRecord(r)), now: now)
+                    if let key = existing(SiteScopedName(site: site, id: id(r))) {
+                        try update(r, key)
                         result.updated += 1
                     } else {
-                        _ = try registerWorkstation(r, site: site, now: now)
+                        try insert(r, site)
                         result.created += 1
                     }
                 }
@@ -454,7 +448,7 @@ final class Writer {
         } catch {
             keys = saved
             var e = error
-            if e.kind == .sqlite { e.operation = "upserting \(records.count) workstations" }
+            if e.kind == .sqlite { e.operation = "upserting \(records.count) \(noun)" }
             throw e
         }
     }
