@@ -22,6 +22,12 @@ struct InternedKeys {
     var workstations: [SiteScopedName: Int64] = [:]
     var models: [String: Int64] = [:]
     var gateways: [String: Int64] = [:]
+    /// The last site, model and gateway looked up: consecutive events nearly always repeat them, and
+    /// comparing a short string is far cheaper than hashing it. Part of the value, so a rollback
+    /// restores them together with the maps.
+    var lastSite: (name: String, key: Int64)?
+    var lastModel: (name: String, key: Int64)?
+    var lastGateway: (name: String, key: Int64)?
 }
 
 /// What one committed ingest transaction produced.
@@ -51,7 +57,6 @@ final class Writer {
     private let begin: Statement
     private let commit: Statement
     private let insertEvent: Statement
-    private let identityExists: Statement
     private let insertLowConfidence: Statement
     private let insertSite: Statement
     private let insertWorker: Statement
@@ -100,8 +105,6 @@ final class Writer {
                                          gateway, sequence, received_at_ms)
             VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
-        identityExists = try db.prepare(
-            "SELECT 1 FROM events WHERE worker = ? AND event_time_ms = ? AND workstation = ? AND kind = ?")
         insertLowConfidence = try db.prepare("""
             INSERT OR IGNORE INTO low_confidence(site_id, worker_id, workstation_id, kind, event_time_ms, confidence,
                                                  model, received_at_ms)
@@ -204,7 +207,7 @@ final class Writer {
 
     private func store(_ e: Event, now: Int64, into accepted: inout [StoredEvent]) throws(StoreError) -> EventResult {
         let siteID = e.effectiveSiteID
-        var siteKey = keys.sites[siteID]
+        var siteKey = self.siteKey(siteID)
         var workerKey = siteKey.flatMap { keys.workers[SiteScopedName(site: $0, id: e.workerID)] }
         var stationKey = siteKey.flatMap { keys.workstations[SiteScopedName(site: $0, id: e.workstationID)] }
         if workerKey == nil || stationKey == nil {
@@ -249,29 +252,10 @@ final class Writer {
             accepted.append(StoredEvent(event: stored, receivedAtMs: now, sequence: db.lastInsertRowID))
             return .accepted
         }
-        return try duplicateResult(e, worker: workerKey!, workstation: stationKey!)
-    }
-
-    /// Says which uniqueness rule made `INSERT OR IGNORE` skip the row.
-    private func duplicateResult(_ e: Event, worker: Int64, workstation: Int64) throws(StoreError) -> EventResult {
-        var identityTaken = true
-        if e.idempotencyKey != nil {
-            let q = identityExists
-            defer { q.reset() }
-            try q.bind(1, worker)
-            try q.bind(2, e.eventTimeMs)
-            try q.bind(3, workstation)
-            try q.bind(4, Int64(e.kind.rawValue))
-            identityTaken = try q.step()
-        }
-        if identityTaken {
-            let suffix = e.kind == .productCount ? "; the first stored count wins" : ""
-            return EventResult(.duplicate,
-                "an event with the same identity (site, worker_id, workstation_id, kind, event_time_ms) is already stored\(suffix)")
-        }
-        let key = e.idempotencyKey!
+        // Identity is the only uniqueness rule (spec section 1): INSERT OR IGNORE skipped a duplicate.
+        let suffix = e.kind == .productCount ? "; the first stored count wins" : ""
         return EventResult(.duplicate,
-            "idempotency key (gateway \"\(key.gatewayID)\", sequence \(key.sequence)) was already used by another event")
+            "an event with the same identity (site, worker_id, workstation_id, kind, event_time_ms) is already stored\(suffix)")
     }
 
     private static func unknownEntity(_ e: Event, siteID: String, worker: Bool, workstation: Bool) -> EventResult {
@@ -315,14 +299,28 @@ final class Writer {
         return try registerSite(siteID, now: now)
     }
 
+    /// The site's key if it is registered (nil otherwise).
+    @inline(__always) private func siteKey(_ siteID: String) -> Int64? {
+        if let last = keys.lastSite, last.name == siteID { return last.key }
+        guard let k = keys.sites[siteID] else { return nil }
+        keys.lastSite = (siteID, k)
+        return k
+    }
+
     @inline(__always) private func modelKey(_ version: String) throws(StoreError) -> Int64 {
-        if let k = keys.models[version] { return k }
-        return try internModel(version)
+        if let last = keys.lastModel, last.name == version { return last.key }
+        let k: Int64
+        if let known = keys.models[version] { k = known } else { k = try internModel(version) }
+        keys.lastModel = (version, k)
+        return k
     }
 
     @inline(__always) private func gatewayKey(_ id: String) throws(StoreError) -> Int64 {
-        if let k = keys.gateways[id] { return k }
-        return try internGateway(id)
+        if let last = keys.lastGateway, last.name == id { return last.key }
+        let k: Int64
+        if let known = keys.gateways[id] { k = known } else { k = try internGateway(id) }
+        keys.lastGateway = (id, k)
+        return k
     }
 
     private func registerSite(_ siteID: String, now: Int64) throws(StoreError) -> Int64 {

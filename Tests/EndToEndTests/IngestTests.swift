@@ -47,13 +47,13 @@ func allStoredIdentities(_ c: TaktClient) async throws -> Set<EventIdentity> {
             productA,                                                                      // 7 ACCEPTED
             productB,                                                                      // 8 DUPLICATE (first count wins)
             keyed,                                                                         // 9 ACCEPTED
-            sameKeyOther,                                                                  // 10 DUPLICATE (key reused)
+            sameKeyOther,                                                                  // 10 ACCEPTED (identity decides, not the key)
             Event(eventTimeMs: now - 40_000, workerID: "W1", workstationID: "S1", kind: .working, confidence: 1.5), // 11 INVALID confidence
             Event(eventTimeMs: now - 40_000, workerID: "W1", workstationID: "S1", kind: .productCount, confidence: 0.9, count: 10_001), // 12 INVALID count
         ]
         let ack = try await c.submit(EventBatch(events: batch))
         #expect(ack.codes == [.accepted, .duplicate, .lowConfidence, .invalid, .invalid, .unknownEntity, .unknownEntity,
-                              .accepted, .duplicate, .accepted, .duplicate, .invalid, .invalid])
+                              .accepted, .duplicate, .accepted, .accepted, .invalid, .invalid])
         let reasons = Dictionary(uniqueKeysWithValues: ack.rejections.map { ($0.index, $0.result.message) })
         #expect(reasons[3]?.contains("worker_id") == true)
         #expect(reasons[4]?.contains("ahead of the server clock") == true)
@@ -61,7 +61,7 @@ func allStoredIdentities(_ c: TaktClient) async throws -> Set<EventIdentity> {
         #expect(reasons[6]?.contains("S9") == true)
         #expect(reasons[11]?.contains("confidence") == true)
         #expect(reasons[12]?.contains("count") == true)
-        #expect(ack.count(.accepted) == 3)
+        #expect(ack.count(.accepted) == 4)
         // Single-event RPC gives the same codes.
         #expect(try await c.submit(ok).code == .duplicate)
         #expect(try await c.submit(batch[5]).code == .unknownEntity)
@@ -71,13 +71,13 @@ func allStoredIdentities(_ c: TaktClient) async throws -> Set<EventIdentity> {
         // Stored: exactly the accepted ones, first product count kept.
         let page = try await c.listEvents(ListEventsRequest(filter: EventFilter(kinds: [.productCount])))
         #expect(page.events.map(\.event.count) == [3])
-        #expect(try await c.stats().eventsStored == 4)
+        #expect(try await c.stats().eventsStored == 5)
         // Over the batch limit: the call fails naming the limit; nothing stored.
         let tooMany = (0..<101).map { i in Event(eventTimeMs: now - Int64(i) * 1000 - 100_000, workerID: "W1", workstationID: "S1", kind: .idle, confidence: 0.9) }
         let e = await #expect(throws: RPCError.self) { try await c.submit(EventBatch(events: tooMany)) }
         #expect(e?.code == .invalidArgument)
         #expect(e?.message.contains("100") == true)
-        #expect(try await c.stats().eventsStored == 4)
+        #expect(try await c.stats().eventsStored == 5)
     }
 
     @Test func sameBatchFiveTimesConcurrentlyStoresItOnce() async throws {

@@ -63,6 +63,37 @@ import TaktDomain
         }
     }
 
+    /// A store written by schema v1 (worker-first identity, unique idempotency key) opens under the
+    /// current schema with every event kept, duplicates still refused by identity, and listings in order.
+    @Test func version1StoreMigratesKeepingEverything() async throws {
+        let dir = TempDirectory("v1")
+        defer { dir.remove() }
+        do {
+            let db = try Database(path: dir.path + "/takt.db")
+            try db.execute(Schema.v1 + "; PRAGMA user_version = 1;")
+            try db.execute("""
+                INSERT INTO sites VALUES(1, 'default', 0);
+                INSERT INTO workers(id, site, worker_id, created_at_ms, updated_at_ms) VALUES(1, 1, 'W1', 0, 0);
+                INSERT INTO workstations(id, site, workstation_id, created_at_ms, updated_at_ms) VALUES(1, 1, 'S1', 0, 0);
+                INSERT INTO models VALUES(1, 'm1');
+                INSERT INTO gateways VALUES(1, 'gw-1');
+                INSERT INTO events VALUES(1, 1000, 3, 0.9, 1, 1, 1, 1, 1, 1, 1, 5);
+                INSERT INTO events VALUES(2, 2000, 2, 0.9, 1, 1, 1, 1, 1, 1, 2, 5);
+                """)
+        }
+        let store = try EventStore.open(directory: dir.path, logger: quietLogger)
+        defer { store.close() }
+        #expect(try store.allEvents().map(\.event.eventTimeMs) == [1000, 2000])
+        // Identity still unique; the old key (gw-1, 1) on a new identity is stored (identity alone decides).
+        let r = try await store.submit([.candidate(event(1000, kind: .working, model: "m1")),
+                                        .candidate(event(3000, key: IdempotencyKey(gatewayID: "gw-1", sequence: 1)))])
+        #expect(r.map(\.code) == [.duplicate, .accepted])
+        let page = try store.listEvents(ListEventsRequest())
+        #expect(page.events.map(\.event.eventTimeMs) == [3000, 2000, 1000])
+        let version = try Database(path: dir.path + "/takt.db").scalarInt("PRAGMA user_version")
+        #expect(version == Schema.currentVersion)
+    }
+
     @Test func nonDatabaseFileIsRefused() throws {
         let dir = TempDirectory("notadb")
         defer { dir.remove() }

@@ -98,7 +98,7 @@ static int scenario_ingest(char *site) {
     ev[5] = mk(t0 + 140000, "CW1", "CS1", TAKT__V1__EVENT_KIND__EVENT_KIND_UNSPECIFIED, 0.9, site); /* no kind */
     ev[6] = mk(t0 + 150000, "CW1", "CS1", TAKT__V1__EVENT_KIND__EVENT_KIND_IDLE, 0.5, site);   /* low confidence */
     ev[7] = mk(t0 + 160000, "CW1", "CS1", TAKT__V1__EVENT_KIND__EVENT_KIND_IDLE, 0.8, site);
-    ev[7].gateway_id = site; /* unique per run: the key (gateway_id, sequence) is global */
+    ev[7].gateway_id = site; /* the idempotency key is stored with the event */
     ev[7].sequence = 1;
     Takt__V1__Event *ptrs[8];
     for (int i = 0; i < 8; i++) ptrs[i] = &ev[i];
@@ -119,9 +119,7 @@ static int scenario_ingest(char *site) {
               "rejections name index and field (\"%s\")", ack->n_rejections > 1 ? ack->rejections[1]->message : "");
         takt__v1__batch_ack__free_unpacked(ack, NULL);
     }
-    /* The same batch again: every stored event is a DUPLICATE now, including the idempotency-key one
-     * (with a different time, so only the key matches). */
-    ev[7].event_time_ms += 1;
+    /* The same batch again: every stored event is a DUPLICATE now (identity decides, spec section 1). */
     rc = takt_submit_batch(c, ptrs, 8, NULL, 5000, &ack, &err);
     CHECK(rc == 0, "resubmit%s%s", rc ? ": " : "", rc ? err.message : "");
     if (rc == 0) {

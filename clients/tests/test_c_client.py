@@ -115,7 +115,7 @@ def test_c_send_csv(server, c_runner):
         "event_time_ms,worker_id,workstation_id,kind,confidence,count,site_id,gateway_id,sequence",
         f"{t},CW1,CS1,working,0.9,,{site},,",
         f'{t + 1000},"CW1",CS1,product_count,0.95,3,{site},gw-csv-{len(c_runner)},1',
-        f"{t + 2000},CW1,CS1,product_count,0.95,3,{site},gw-csv-{len(c_runner)},1",  # duplicate by idempotency key
+        f"{t + 1000},CW1,CS1,product_count,0.95,5,{site},gw-csv-{len(c_runner)},2",  # duplicate by identity (first count wins)
         f"{t},CW1,CS1,working,0.9,,{site},,",  # duplicate by identity
         f"{t + 3000},,CS1,idle,0.9,,{site},,",  # invalid: no worker
         f"{t + 4000},CW1,CS1,idle,0.1,,{site},,",  # low confidence

@@ -100,17 +100,17 @@ def test_batch_codes_duplicates_and_invalid(server):
         make_event(t0 + 5, "PW1", "PS1", "idle", float("nan"), site_id=site),  # 8 INVALID: NaN
         make_event(t0 + 6, "PW1", "PS1", "idle", 0.5, site_id=site),  # 9 LOW_CONFIDENCE
         make_event(t0 + 7, "PW1", "PS1", "idle", 0.8, site_id=site, gateway_id="gw-py", sequence=1),  # 10 ACCEPTED
-        make_event(t0 + 8, "PW1", "PS1", "idle", 0.8, site_id=site, gateway_id="gw-py", sequence=1),  # 11 DUPLICATE (key)
+        make_event(t0 + 8, "PW1", "PS1", "idle", 0.8, site_id=site, gateway_id="gw-py", sequence=1),  # 11 ACCEPTED (identity decides)
     ]
     with Client(server.host, server.port) as c:
         ack = c.submit_batch(events)
         assert names(ack.codes) == [
             "ACCEPTED", "ACCEPTED", "DUPLICATE", "INVALID", "INVALID", "INVALID", "INVALID", "INVALID",
-            "INVALID", "LOW_CONFIDENCE", "ACCEPTED", "DUPLICATE",
+            "INVALID", "LOW_CONFIDENCE", "ACCEPTED", "ACCEPTED",
         ]
-        assert (ack.accepted, ack.duplicate, ack.invalid, ack.low_confidence, ack.unknown_entity) == (3, 2, 6, 1, 0)
+        assert (ack.accepted, ack.duplicate, ack.invalid, ack.low_confidence, ack.unknown_entity) == (4, 1, 6, 1, 0)
         rej = {r.index: r for r in ack.rejections}
-        assert sorted(rej) == [2, 3, 4, 5, 6, 7, 8, 9, 11]
+        assert sorted(rej) == [2, 3, 4, 5, 6, 7, 8, 9]
         assert "worker_id" in rej[3].message
         assert "confidence" in rej[4].message
         assert "kind" in rej[5].message
@@ -124,10 +124,11 @@ def test_batch_codes_duplicates_and_invalid(server):
             "DUPLICATE", "DUPLICATE", "DUPLICATE", "INVALID", "INVALID", "INVALID", "INVALID", "INVALID",
             "INVALID", "LOW_CONFIDENCE", "DUPLICATE", "DUPLICATE",
         ]
-        # The batch-level gateway_id is the default for events without one.
+        # The batch-level gateway_id is the default for events without one; the key is stored with the event.
         b1 = c.submit_batch([make_event(t0 + 9, "PW1", "PS1", "idle", 0.8, site_id=site, sequence=7)], gateway_id="gw-b")
-        b2 = c.submit_batch([make_event(t0 + 10, "PW1", "PS1", "idle", 0.8, site_id=site, sequence=7, gateway_id="gw-b")])
-        assert names(b1.codes) == ["ACCEPTED"] and names(b2.codes) == ["DUPLICATE"]
+        assert names(b1.codes) == ["ACCEPTED"]
+        stored = c.list_events(site_id=site, from_ms=t0 + 9, to_ms=t0 + 10).events
+        assert [(e.event.event_time_ms, e.event.gateway_id, e.event.sequence) for e in stored] == [(t0 + 9, "gw-b", 7)]
 
 
 def test_submit_event(server):

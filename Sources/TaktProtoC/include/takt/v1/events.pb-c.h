@@ -57,7 +57,7 @@ typedef enum _Takt__V1__ResultCode {
    */
   TAKT__V1__RESULT_CODE__RESULT_CODE_ACCEPTED = 1,
   /*
-   * same identity (or same gateway_id + sequence) as a stored event; nothing changed
+   * same identity (site, worker, workstation, kind, event time) as a stored event; nothing changed
    */
   TAKT__V1__RESULT_CODE__RESULT_CODE_DUPLICATE = 2,
   /*
@@ -120,7 +120,7 @@ struct  Takt__V1__Event
    */
   char *gateway_id;
   /*
-   * optional idempotency key, part 2: per-gateway sequence number, >= 1; 0 means no key
+   * optional idempotency key, part 2: per-gateway sequence number, >= 1; 0 means no key.
    */
   uint64_t sequence;
 };
