@@ -141,10 +141,49 @@ struct CallCounters {
     var connectionsTotal: UInt64 = 0
 }
 
-/// Per-method call counts by final status. One shard per connection queue, so recording a
-/// finished call never contends across queues (a single lock was a hot spot under load).
-final class StatusCounterShard: Sendable {
+/// A serial queue shared by a fixed share of the connections, with what those connections share:
+/// per-method status counters (so recording a finished call never contends across shards) and a
+/// mailbox for call completions from other threads. The store's writer finishes dozens of calls per
+/// transaction; the mailbox turns those into one hop per shard instead of one per call, and the
+/// shard then writes each touched connection once.
+final class ConnectionShard: @unchecked Sendable {
+    // @unchecked: `counts` and `mailbox` are mutexes; `touched` is confined to `queue`.
+    struct Completion {
+        let connection: ServerConnection
+        let call: ServerCall
+        let frame: Frame
+        let status: StatusCode
+    }
+
+    let queue: DispatchQueue
     let counts = Mutex<[MethodID: [StatusCode: UInt64]]>([:])
+    private let mailbox = Mutex<[Completion]>([])
+
+    init(index: Int) {
+        queue = DispatchQueue(label: "takt.conn.\(index)", target: .global(qos: .userInitiated))
+    }
+
+    /// From any thread: `completion` runs on the shard's queue, in a batch with every other completion
+    /// posted before that batch runs.
+    func post(_ completion: Completion) {
+        let first = mailbox.withLock { m -> Bool in
+            m.append(completion)
+            return m.count == 1
+        }
+        if first { queue.async { self.deliver() } }
+    }
+
+    private func deliver() {
+        let batch = mailbox.withLock { m -> [Completion] in
+            let b = m
+            m.removeAll(keepingCapacity: true)
+            return b
+        }
+        for c in batch { c.connection.complete(c.call, frame: c.frame, status: c.status) }
+        // One write per connection for the whole batch.
+        var flushed = Set<ObjectIdentifier>()
+        for c in batch where flushed.insert(ObjectIdentifier(c.connection)).inserted { c.connection.channel.flush() }
+    }
 }
 
 public final class RPCServer: @unchecked Sendable {
@@ -153,8 +192,7 @@ public final class RPCServer: @unchecked Sendable {
     let logger: Logger
     let handler: any CallHandler
     private let acceptQueue = DispatchQueue(label: "takt.accept")
-    private let connectionQueues: [DispatchQueue]
-    let counterShards: [StatusCounterShard]
+    private let shards: [ConnectionShard]
     /// Request bytes held by calls in flight; the lock is taken only to pause or wake connections.
     private let inFlight = Atomic<Int>(0)
     private let pausedCount = Atomic<Int>(0)
@@ -178,8 +216,7 @@ public final class RPCServer: @unchecked Sendable {
         self.handler = handler
         self.logger = logger
         // A fixed set of serial queues shared by all connections: Dispatch multiplexes them onto its pool.
-        connectionQueues = (0..<16).map { DispatchQueue(label: "takt.conn.\($0)") }
-        counterShards = (0..<16).map { _ in StatusCounterShard() }
+        shards = (0..<16).map { ConnectionShard(index: $0) }
     }
 
     /// Binds and starts accepting. Returns the bound address (port 0 resolved).
@@ -214,12 +251,12 @@ public final class RPCServer: @unchecked Sendable {
                 return
             }
             guard let (socket, peer) = accepted else { return }
-            let shard = nextQueue % connectionQueues.count
-            let queue = connectionQueues[shard]
+            let shard = shards[nextQueue % shards.count]
+            let queue = shard.queue
             nextQueue &+= 1
             let limits = FramedChannel.Limits(maxFramePayload: configuration.maxFramePayload)
             let channel = FramedChannel(socket: socket, peer: peer, queue: queue, expectPreface: true, limits: limits)
-            let connection = ServerConnection(channel: channel, server: self, counters: counterShards[shard])
+            let connection = ServerConnection(channel: channel, server: self, shard: shard)
             let refusal = state.withLock { s -> String? in
                 if s.shuttingDown { return "server is shutting down" }
                 if s.connections.count >= configuration.maxConnections {
@@ -291,7 +328,7 @@ public final class RPCServer: @unchecked Sendable {
     /// Connection and call counters for the stats RPC.
     public func statistics() -> (open: UInt64, total: UInt64, methods: [MethodStats]) {
         var byMethod: [MethodID: [StatusCode: UInt64]] = [:]
-        for shard in counterShards {
+        for shard in shards {
             shard.counts.withLock { c in
                 for (m, statuses) in c {
                     for (code, n) in statuses { byMethod[m, default: [:]][code, default: 0] += n }

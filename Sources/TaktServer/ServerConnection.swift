@@ -25,18 +25,16 @@ final class ServerConnection: @unchecked Sendable {
     /// Stream messages refused because the peer was too far behind.
     private static let maxStreamBacklog = 512 << 10
 
-    let counters: StatusCounterShard
-    /// Call completions queued but not yet run: the last one to run writes for all of them.
-    private let pendingFinishes = Atomic<Int>(0)
+    let shard: ConnectionShard
 
-    init(channel: FramedChannel, server: RPCServer, counters: StatusCounterShard) {
+    init(channel: FramedChannel, server: RPCServer, shard: ConnectionShard) {
         self.channel = channel
         self.server = server
-        self.counters = counters
+        self.shard = shard
     }
 
     private func record(_ method: MethodID, _ status: StatusCode) {
-        counters.counts.withLock { $0[method, default: [:]][status, default: 0] += 1 }
+        shard.counts.withLock { $0[method, default: [:]][status, default: 0] += 1 }
     }
 
     var config: RPCServerConfiguration { server.configuration }
@@ -252,14 +250,11 @@ final class ServerConnection: @unchecked Sendable {
             complete(call, frame: frame, status: status)
             return
         }
-        pendingFinishes.add(1, ordering: .relaxed)
-        channel.queue.async { [self] in
-            complete(call, frame: frame, status: status)
-            if pendingFinishes.subtract(1, ordering: .relaxed).newValue == 0 { channel.flush() }
-        }
+        shard.post(ConnectionShard.Completion(connection: self, call: call, frame: frame, status: status))
     }
 
-    private func complete(_ call: ServerCall, frame: Frame, status: StatusCode) {
+    /// On the queue: sends the call's last frame (the caller flushes).
+    func complete(_ call: ServerCall, frame: Frame, status: StatusCode) {
         guard calls[call.callID] === call else { return }  // cancelled or connection gone
         forget(call)
         if frame.payload.count > clientMaxFrame {
