@@ -51,7 +51,9 @@ public final class ClientConnection: @unchecked Sendable {
 
     private init(socket: Socket, address: SocketAddress, options: ConnectionOptions) {
         self.address = address
-        queue = DispatchQueue(label: "takt.client.\(address)")
+        // On the width-limited pool: a process with many connections (takt-load, a gateway fleet) then
+        // wakes about one thread per core instead of one per busy connection.
+        queue = DispatchQueue(label: "takt.client.\(address)", target: .global(qos: .userInitiated))
         channel = FramedChannel(socket: socket, peer: address, queue: queue, expectPreface: true,
                                 limits: FramedChannel.Limits(outboundHighWatermark: 8 << 20, outboundLowWatermark: 2 << 20,
                                                              maxFramePayload: options.maxFramePayload))
