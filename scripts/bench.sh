@@ -122,6 +122,10 @@ log "ceiling: raw SQLite insert of $SQLITE_ROWS rows"
 "$BIN/takt-load" ceiling sqlite --connections 8 --batch 500 --seed 1 --events "$SQLITE_ROWS" --dir "$WORK/ceiling" \
     --durability full --repeat 2 --json > "$RES/ceiling-sqlite.json" 2> "$WORK/ceiling-sqlite.log"
 echo $? > "$RES/ceiling-sqlite.rc"
+log "ceiling: the same rows under store schema v1 (for comparison)"
+"$BIN/takt-load" ceiling sqlite --connections 8 --batch 500 --seed 1 --events "$SQLITE_ROWS" --dir "$WORK/ceiling" \
+    --durability full --repeat 2 --schema-version 1 --json > "$RES/ceiling-sqlite-v1.json" 2> "$WORK/ceiling-sqlite-v1.log"
+echo $? > "$RES/ceiling-sqlite-v1.rc"
 log "ceiling: raw TCP ping-pong"
 "$BIN/takt-load" ceiling tcp --seconds "$TCP_SECONDS" --depth 64 --json > "$RES/ceiling-tcp.json" 2> "$WORK/ceiling-tcp.log"
 echo $? > "$RES/ceiling-tcp.rc"

@@ -5,12 +5,17 @@ import Logging
 import TaktDomain
 
 public enum RawInsertBenchmark {
+    /// The store's current schema version (the default for `run`).
+    public static var latestSchemaVersion: Int { Int(Schema.currentVersion) }
+
     /// Inserts `rows` into a fresh `raw-insert-benchmark.db` in `directory` and returns rows per second
     /// (string ids interned and schema created before timing; SQLite's own auto-checkpoint every
     /// `autocheckpointPages`, by default the store's passive threshold).
+    /// `schemaVersion` stops the migrations early (an older schema's ceiling, for comparison).
     /// Deletes the file afterwards.
     public static func run(directory: String, rows: [Event], rowsPerTransaction: Int = 500,
-                           durability: Durability = .full, autocheckpointPages: Int = 2_000) throws(StoreError) -> Double {
+                           durability: Durability = .full, autocheckpointPages: Int = 2_000,
+                           schemaVersion: Int? = nil) throws(StoreError) -> Double {
         try System.makeDirectories(directory)
         let path = directory + "/raw-insert-benchmark.db"
         removeDatabase(path)
@@ -19,7 +24,8 @@ public enum RawInsertBenchmark {
         let synchronous = durability == .full ? "FULL" : "NORMAL"
         try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=\(synchronous); PRAGMA cache_size=-32768; "
                        + "PRAGMA wal_autocheckpoint=\(autocheckpointPages);")
-        try Schema.migrate(db, logger: Logger(label: "takt.store.benchmark", factory: { _ in SwiftLogNoOpLogHandler() }))
+        try Schema.migrate(db, logger: Logger(label: "takt.store.benchmark", factory: { _ in SwiftLogNoOpLogHandler() }),
+                           upTo: schemaVersion)
 
         let insert = try db.prepare("""
             INSERT OR IGNORE INTO events(event_time_ms, kind, confidence, count, site, worker, workstation, model,

@@ -94,14 +94,14 @@ enum Schema {
         """
 
     /// Brings the schema up to date, or refuses a database from a newer taktd.
-    static func migrate(_ db: Database, logger: Logger) throws(StoreError) {
+    static func migrate(_ db: Database, logger: Logger, upTo target: Int? = nil) throws(StoreError) {
         let version = try db.scalarInt("PRAGMA user_version") ?? 0
         if version > currentVersion {
             throw StoreError(kind: .schemaTooNew,
                              message: "database schema version \(version) is newer than this taktd supports (\(currentVersion)); upgrade taktd",
                              operation: "opening \(db.path)")
         }
-        for v in Int(version)..<migrations.count {
+        for v in Int(version)..<min(migrations.count, target ?? migrations.count) {
             try db.transaction(.immediate) { () throws(StoreError) in
                 try db.execute(migrations[v], "migrating \(db.path) to schema version \(v + 1)")
                 try db.execute("PRAGMA user_version = \(v + 1)")

@@ -25,6 +25,8 @@ struct SQLiteCeilingResult: Codable {
     var rowsPerTransaction: Int
     var durability: String
     var directory: String
+    /// nil: the current schema.
+    var schemaVersion: Int?
 }
 
 struct SQLiteCeiling: ParsableCommand {
@@ -40,6 +42,9 @@ struct SQLiteCeiling: ParsableCommand {
     @Option(help: "Rows per transaction.")
     var rowsPerTransaction: Int = 500
 
+    @Option(help: "Store schema version to measure (default: the current one; 1: the schema before the time-first identity index).")
+    var schemaVersion: Int?
+
     @Option(help: "full (synchronous=FULL, like taktd's default) or normal.")
     var durability: String = "full"
 
@@ -54,19 +59,24 @@ struct SQLiteCeiling: ParsableCommand {
 
     func run() throws {
         guard let d = Durability(rawValue: durability) else { throw ValidationError("--durability must be full or normal") }
+        if let v = schemaVersion, !(1...RawInsertBenchmark.latestSchemaVersion).contains(v) {
+            throw ValidationError("--schema-version must be between 1 and \(RawInsertBenchmark.latestSchemaVersion), got \(v)")
+        }
         let now = System.nowMs()
         let rows = Self.rows(workload, events: events, nowMs: now)
         var runs: [Double] = []
         for _ in 0..<max(1, self.repeat) {
             do {
-                runs.append(try RawInsertBenchmark.run(directory: dir, rows: rows, rowsPerTransaction: rowsPerTransaction, durability: d))
+                runs.append(try RawInsertBenchmark.run(directory: dir, rows: rows, rowsPerTransaction: rowsPerTransaction, durability: d,
+                                                       schemaVersion: schemaVersion))
             } catch {
                 FileHandle.standardError.write(Data("raw insert benchmark failed: \(error)\n".utf8))
                 throw ExitCode(1)
             }
         }
         let result = SQLiteCeilingResult(rowsPerSecond: runs.max() ?? 0, runs: runs, rows: rows.count,
-                                         rowsPerTransaction: rowsPerTransaction, durability: durability, directory: dir)
+                                         rowsPerTransaction: rowsPerTransaction, durability: durability, directory: dir,
+                                         schemaVersion: schemaVersion)
         if json {
             print(encodeJSON(result))
         } else {
