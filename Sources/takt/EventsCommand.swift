@@ -76,25 +76,52 @@ struct EventsCommand: AsyncParsableCommand {
         let seen = Set(recent.map(\.sequence))
         if !global.json { Output.stderr("following live events (Ctrl-C to stop)…\n") }
         var printed = 0
-        do {
-            for try await update in live {
-                if update.dropped > 0 {
-                    Output.stderr("takt: \(update.dropped) live events were dropped because this terminal fell behind\n")
-                }
-                for e in update.events where !seen.contains(e.sequence) {
-                    printer.print(e)
-                    printed += 1
-                    if let n = exitAfter, printed >= n {
-                        Output.flush()
-                        return
+        var stream = live
+        // Like `tail -F`: a lost stream (server restart, network) is resubscribed with backoff; only a
+        // refusal (permission, bad filter) ends the command.
+        while true {
+            do {
+                for try await update in stream {
+                    if update.dropped > 0 {
+                        Output.stderr("takt: \(update.dropped) live events were dropped because this terminal fell behind\n")
                     }
+                    for e in update.events where !seen.contains(e.sequence) {
+                        printer.print(e)
+                        printed += 1
+                        if let n = exitAfter, printed >= n {
+                            Output.flush()
+                            return
+                        }
+                    }
+                    Output.flush()
                 }
-                Output.flush()
+                Output.stderr("takt: the server ended the live stream (shutting down?); resubscribing…\n")
+            } catch let e as RPCError where !e.code.isRetryable {
+                throw CLIFailure(rpc: e)
+            } catch {
+                Output.stderr("takt: lost the live stream (\(CLIFailure.from(error).message)); resubscribing…\n")
             }
-        } catch let e as RPCError {
-            throw CLIFailure(rpc: e)
+            stream = try await resubscribe(client, filter)
+            Output.stderr("takt: following again; events committed while the stream was down are not replayed "
+                          + "(list them with takt events --from)\n")
         }
-        throw CLIFailure(.serverError, "the server ended the live stream (shutting down?). Run the command again once taktd is back.")
+    }
+
+    /// Subscribes again, waiting 0.5 s, 1 s, 2 s … (at most 10 s) between attempts while the server is
+    /// unreachable or unavailable; a non-retryable refusal is thrown.
+    private func resubscribe(_ client: TaktClient, _ filter: EventFilter) async throws
+        -> AsyncThrowingStream<SubscriptionUpdate, any Error> {
+        var delayMs: UInt64 = 500
+        while true {
+            try await Task.sleep(nanoseconds: delayMs * 1_000_000)
+            do {
+                return try await client.subscribe(filter)
+            } catch where error.code.isRetryable {
+                delayMs = min(delayMs * 2, 10_000)
+            } catch {
+                throw CLIFailure(rpc: error)
+            }
+        }
     }
 }
 

@@ -58,7 +58,18 @@ struct GlobalOptions: ParsableArguments {
 
     /// A connected client. Connecting first (once, without retries) tells "nothing there" (exit 3)
     /// apart from failures of the calls themselves.
-    func connect() async throws -> TaktClient {
+    /// For uploads (`ingest`, `seed`): a batch that failed because the server restarted or the
+    /// connection dropped is sent again, with backoff, until its --timeout runs out. Safe: a repeat of
+    /// a stored event is DUPLICATE, never counted twice.
+    static let uploadRetry: RetryPolicy = {
+        var p = RetryPolicy()
+        p.maxAttempts = 1_000
+        p.initialBackoffMs = 100
+        p.maxBackoffMs = 2_000
+        return p
+    }()
+
+    func connect(retry: RetryPolicy? = nil) async throws -> TaktClient {
         let address: SocketAddress
         do {
             address = try SocketAddress(parsing: serverText)
@@ -70,6 +81,7 @@ struct GlobalOptions: ParsableArguments {
         configuration.connection.connectTimeoutMs = timeoutMs
         configuration.connection.clientName = "takt/\(Takt.configuration.version)"
         configuration.connection.authToken = tokenText
+        if let retry { configuration.retry = retry }
         let client = TaktClient(configuration)
         do {
             _ = try await client.connection()

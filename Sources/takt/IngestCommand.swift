@@ -52,7 +52,7 @@ struct IngestCommand: AsyncParsableCommand {
         let name = file == "-" ? "stdin" : file
         let reader = try EventFileReader(path: file, format: format == .auto ? nil : format == .csv ? .csv : .jsonLines)
         defer { reader.close() }
-        let client = try await global.connect()
+        let client = try await global.connect(retry: GlobalOptions.uploadRetry)
         defer { client.close() }
         let serverMax = Int((try? await client.connection().serverHello.maxBatchEvents) ?? 10_000)
         let size = max(1, min(batchSize, serverMax > 0 ? serverMax : batchSize))

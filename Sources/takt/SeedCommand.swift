@@ -49,7 +49,7 @@ struct SeedCommand: AsyncParsableCommand {
         let endMs = try end.map { try TimeText.parse($0, flag: "--end") } ?? System.nowMs()
         let sim = FactorySimulation.demo(seed: seed, nowMs: endMs, hours: hours, workers: workers, workstations: stations,
                                          siteID: site)
-        let client = try await global.connect()
+        let client = try await global.connect(retry: GlobalOptions.uploadRetry)
         defer { client.close() }
         let w = try await client.upsertWorkers(sim.workerRecords)
         let s = try await client.upsertWorkstations(sim.workstationRecords)
