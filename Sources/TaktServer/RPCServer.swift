@@ -147,7 +147,7 @@ struct CallCounters {
 /// transaction; the mailbox turns those into one hop per shard instead of one per call, and the
 /// shard then writes each touched connection once.
 final class ConnectionShard: @unchecked Sendable {
-    // @unchecked: `counts` and `mailbox` are mutexes; `touched` is confined to `queue`.
+    // @unchecked: `counts` and `mailbox` are mutexes; everything else is immutable.
     struct Completion {
         let connection: ServerConnection
         let call: ServerCall
@@ -160,6 +160,9 @@ final class ConnectionShard: @unchecked Sendable {
     private let mailbox = Mutex<[Completion]>([])
 
     init(index: Int) {
+        // Targets the width-limited global pool (about one thread per core) rather than an overcommit
+        // queue of its own: under load 16 shards then wake a couple of threads, not 16 (measured: a
+        // quarter more single-event calls per second).
         queue = DispatchQueue(label: "takt.conn.\(index)", target: .global(qos: .userInitiated))
     }
 
