@@ -52,6 +52,12 @@ leak:libXCTest.so
 # Foundation's Data keeps its storage object in an enum payload with tag bits, which LeakSanitizer
 # does not take for a pointer: file contents kept in a test's static (VectorTests) look leaked.
 leak:readDataFromFile
+# swift-corelibs-foundation (issue #3260, open): a Process breaks its own retain cycle only when a run
+# loop notices the child's exit, and Swift Testing's worker threads run none, so each Process that the
+# CLI tests' helpers (Spawned, Tmux) start without waitUntilExit stays alive with what it was given.
+# Test-runner objects only: the takt and taktd processes they start are checked as before.
+leak:Spawned
+leak:Tmux
 SUPP
 export SWIFT_BACKTRACE=enable=no  # Swift's crash handler and the sanitizers fight over the signals
 # Reports of every process (the test runner and each taktd / takt it starts) go to files.
