@@ -91,6 +91,15 @@ enum MetricsView {
         n == 0 ? nil : s.dim("… \(n) \(what)\(n == 1 ? "" : "s") without activity in this window (--all lists them)")
     }
 
+    /// A table of the rows with activity (all rows with `all`), then a note on the ones left out.
+    static func activeRows<Row>(_ rows: [Row], all: Bool, isActive: (Row) -> Bool, noun: String, _ s: Style,
+                                table: ([Row]) -> [String]) -> [String] {
+        let shown = all ? rows : rows.filter(isActive)
+        var lines = shown.isEmpty ? [] : table(shown)
+        if let note = hiddenNote(rows.count - shown.count, noun, s) { lines.append(note) }
+        return lines
+    }
+
     static func windowLine(_ w: TimeWindow, _ s: Style) -> String {
         s.dim("window \(TimeText.local(w.fromMs)) → \(TimeText.local(w.toMs)) (\(Durations.format(w.lengthMs)))")
     }
@@ -229,18 +238,12 @@ struct MetricsAll: AsyncParsableCommand {
         let s = global.style
         print(MetricsView.windowLine(r.window, s))
         if let f = r.factory { MetricsView.factory(f, s).forEach { print($0) } }
-        let shownWorkers = all ? workers : workers.filter(\.isActive)
-        let shownStations = all ? stations : stations.filter(\.isActive)
-        if !shownWorkers.isEmpty {
-            print("")
-            MetricsView.workers(shownWorkers, names: names, s).forEach { print($0) }
-        }
-        if let note = MetricsView.hiddenNote(workers.count - shownWorkers.count, "worker", s) { print(note) }
-        if !shownStations.isEmpty {
-            print("")
-            MetricsView.workstations(shownStations, names: names, s).forEach { print($0) }
-        }
-        if let note = MetricsView.hiddenNote(stations.count - shownStations.count, "workstation", s) { print(note) }
+        MetricsView.activeRows(workers, all: all, isActive: \.isActive, noun: "worker", s) {
+            [""] + MetricsView.workers($0, names: names, s)
+        }.forEach { print($0) }
+        MetricsView.activeRows(stations, all: all, isActive: \.isActive, noun: "workstation", s) {
+            [""] + MetricsView.workstations($0, names: names, s)
+        }.forEach { print($0) }
     }
 }
 
@@ -263,6 +266,22 @@ struct MetricsFactory: AsyncParsableCommand {
     }
 }
 
+/// Order, length and completeness of a leaderboard (`metrics workers|workstations`).
+struct ListingOptions: ParsableArguments {
+    @Flag(help: "Reverse the order.")
+    var reverse = false
+    @Option(help: "Show only the first N rows.")
+    var limit: Int?
+    @Flag(help: "Also list rows without activity in the window (tables; JSON lists all).")
+    var all = false
+
+    func validate() throws {
+        if let limit, limit < 0 { throw ValidationError("--limit must be >= 0, got \(limit)") }
+    }
+
+    func limited<Row>(_ rows: [Row]) -> [Row] { limit.map { Array(rows.prefix($0)) } ?? rows }
+}
+
 struct MetricsWorkers: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "workers", abstract: "Worker leaderboard: utilization, working/idle/absent time, units, units/hour.")
@@ -273,17 +292,11 @@ struct MetricsWorkers: AsyncParsableCommand {
 
     @Option(help: "Order (descending): utilization, units, units-per-hour, working, idle, absent, last-seen, id.")
     var sort: WorkerSort = .utilization
-    @Flag(help: "Reverse the order.")
-    var reverse = false
-    @Option(help: "Show only the first N rows.")
-    var limit: Int?
-    @Flag(help: "Also list rows without activity in the window (tables; JSON lists all).")
-    var all = false
+    @OptionGroup var listing: ListingOptions
 
     func run() async throws {
         let (r, names) = try await MetricsFetch(global: global, window: window, filter: filter).run(.workers, names: true)
-        var rows = sort.sorted(r.workers, reverse: reverse)
-        if let limit { rows = Array(rows.prefix(max(0, limit))) }
+        let rows = listing.limited(sort.sorted(r.workers, reverse: listing.reverse))
         if global.json {
             JSON.object([
                 ("window", .window(r.window)),
@@ -292,10 +305,10 @@ struct MetricsWorkers: AsyncParsableCommand {
             return
         }
         print(MetricsView.windowLine(r.window, global.style))
-        let shown = all ? rows : rows.filter(\.isActive)
         if rows.isEmpty { print("no workers in this window") }
-        if !shown.isEmpty { MetricsView.workers(shown, names: names, global.style).forEach { print($0) } }
-        if let note = MetricsView.hiddenNote(rows.count - shown.count, "worker", global.style) { print(note) }
+        MetricsView.activeRows(rows, all: listing.all, isActive: \.isActive, noun: "worker", global.style) {
+            MetricsView.workers($0, names: names, global.style)
+        }.forEach { print($0) }
     }
 }
 
@@ -309,17 +322,11 @@ struct MetricsWorkstations: AsyncParsableCommand {
 
     @Option(help: "Order (descending): utilization, units, throughput, occupancy, working, last-activity, id.")
     var sort: StationSort = .utilization
-    @Flag(help: "Reverse the order.")
-    var reverse = false
-    @Option(help: "Show only the first N rows.")
-    var limit: Int?
-    @Flag(help: "Also list rows without activity in the window (tables; JSON lists all).")
-    var all = false
+    @OptionGroup var listing: ListingOptions
 
     func run() async throws {
         let (r, names) = try await MetricsFetch(global: global, window: window, filter: filter).run(.workstations, names: true)
-        var rows = sort.sorted(r.workstations, reverse: reverse)
-        if let limit { rows = Array(rows.prefix(max(0, limit))) }
+        let rows = listing.limited(sort.sorted(r.workstations, reverse: listing.reverse))
         if global.json {
             JSON.object([
                 ("window", .window(r.window)),
@@ -328,9 +335,9 @@ struct MetricsWorkstations: AsyncParsableCommand {
             return
         }
         print(MetricsView.windowLine(r.window, global.style))
-        let shown = all ? rows : rows.filter(\.isActive)
         if rows.isEmpty { print("no workstations in this window") }
-        if !shown.isEmpty { MetricsView.workstations(shown, names: names, global.style).forEach { print($0) } }
-        if let note = MetricsView.hiddenNote(rows.count - shown.count, "workstation", global.style) { print(note) }
+        MetricsView.activeRows(rows, all: listing.all, isActive: \.isActive, noun: "workstation", global.style) {
+            MetricsView.workstations($0, names: names, global.style)
+        }.forEach { print($0) }
     }
 }
