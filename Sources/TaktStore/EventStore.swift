@@ -40,8 +40,11 @@ public final class EventStore: @unchecked Sendable {
     /// how long its commit took. Those callers usually come straight back with their next event.
     private var lastTransactionCalls = 0
     private var lastCommitNs: UInt64 = 0
-    /// Set (under `lock`) while the writer waits for stragglers; `enqueue` then signals `arrivals`.
+    /// Set (under `lock`) while the writer waits for stragglers; `enqueue` signals `arrivals` once the
+    /// queue holds `gatherTarget` calls or `gatherEventLimit` events (or an exclusive job), and clears it:
+    /// one wake-up per transaction rather than one per arriving call.
     private var gathering = false
+    private var gatherTarget = 0
     private let arrivals = DispatchSemaphore(value: 0)
 
     private let writerQueue = DispatchQueue(label: "takt.store.writer", qos: .userInitiated)
@@ -144,8 +147,13 @@ public final class EventStore: @unchecked Sendable {
         let schedule = lock.withLock { () -> Bool? in
             if closed { return nil }
             pending.append(job)
-            if case .ingest(let items, _) = job { pendingEvents += items.count }
-            if gathering { arrivals.signal() }
+            var exclusive = true
+            if case .ingest(let items, _) = job { pendingEvents += items.count; exclusive = false }
+            if gathering && (exclusive || pending.count - pendingHead >= gatherTarget
+                             || pendingEvents >= Self.gatherEventLimit) {
+                gathering = false
+                arrivals.signal()
+            }
             if drainScheduled { return false }
             drainScheduled = true
             return true
@@ -212,6 +220,7 @@ public final class EventStore: @unchecked Sendable {
                 if waiting >= target || waiting == 0 || pendingEvents >= Self.gatherEventLimit { gathering = false; return true }
                 if case .exclusive = pending[pendingHead] { gathering = false; return true }
                 gathering = true
+                gatherTarget = target
                 return false
             }
             if enough { return }
@@ -395,3 +404,4 @@ public final class EventStore: @unchecked Sendable {
 private final class ResultBox<T>: @unchecked Sendable {
     var result: Result<T, StoreError>?
 }
+

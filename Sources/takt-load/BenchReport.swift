@@ -99,6 +99,9 @@ struct MarkdownReport {
     let sqliteV1: SQLiteCeilingResult?
     let tcp: TCPCeilingResult?
     let rpc: RPCRoundTripsResult?
+    /// Scenario 1's rows submitted straight to the store (no network), without and with the metric index.
+    let store: StoreCeilingResult?
+    let storeWithIndex: StoreCeilingResult?
     let metrics: MetricsBenchResult?
 
     init(_ r: Results) {
@@ -107,6 +110,8 @@ struct MarkdownReport {
         sqliteV1 = r.load("ceiling-sqlite-v1")
         tcp = r.load("ceiling-tcp")
         rpc = r.load("rpc-roundtrips")
+        store = r.load("ceiling-store")
+        storeWithIndex = r.load("ceiling-store-index")
         metrics = r.load("metrics")
     }
 
@@ -136,7 +141,8 @@ struct MarkdownReport {
         }
         if let s = r.run("s2-closed"), let c = ceiling {
             t.append(Target(scenario: "2. single events, 64 connections, closed loop",
-                            measured: "\(fmt(s.eventsPerSecond, 0)) events/s = \(percentOfCeiling(s.eventsPerSecond)) of the ceiling\(percentOfV1(s.eventsPerSecond))",
+                            measured: "\(fmt(s.eventsPerSecond, 0)) events/s = \(percentOfCeiling(s.eventsPerSecond)) of the ceiling\(percentOfV1(s.eventsPerSecond))"
+                                + ((rpc?.manyConnectionsCallsPerSecond).map { "; \(fmt(100 * s.eventsPerSecond / $0, 0)) % of taktd's no-storage RPC rate on 64 connections (\(fmt($0, 0)) calls/s)" } ?? ""),
                             target: "≥ 25 % of the ceiling (issues 4, 7)", met: s.eventsPerSecond >= 0.25 * c && s.verification.exact))
         } else {
             t.append(Target(scenario: "2. single events, closed loop", measured: "-", target: "≥ 25 % of the ceiling", met: nil))
@@ -249,12 +255,24 @@ struct MarkdownReport {
         } else {
             o.append("| raw TCP ping-pong | not measured (exit \(r.exitCode("ceiling-tcp"))) |")
         }
+        for (label, result) in [("the metric index off", store), ("the metric index on, as in taktd", storeWithIndex)] {
+            guard let st = result else { continue }
+            o.append("| the store without network: scenario 1's rows submitted to `EventStore` \(st.batch) at a time, \(st.inFlight) in flight, \(label) (group commit, writer, completion stage; `takt-load ceiling store`) | **\(fmt(st.eventsPerSecond, 0)) events/s** = \(percentOfCeiling(st.eventsPerSecond)) of raw SQLite (\(st.commits) commits; runs: \(st.runs.map { fmt($0, 0) }.joined(separator: ", "))) |")
+        }
+        if let t = tcp, let many = t.manyConnectionsRoundTripsPerSecond, let n = t.connections {
+            o.append("| raw TCP on loopback, \(n) connections with one round trip in flight each (scenario 2a's shape), both ends one thread running `poll()`, no work per call | **\(fmt(many, 0)) round trips/s** |")
+        }
         if let p = rpc {
             var line = "| taktd RPC: Health.Check on one connection (framing, Dispatch sources, protobuf-c; no storage) | **\(fmt(p.roundTripsPerSecond, 0)) round trips/s** one at a time; **\(fmt(p.pipelinedCallsPerSecond, 0)) calls/s** with \(p.pipelineDepth) in flight"
             if let t = tcp {
                 line += " (\(fmt(100 * p.roundTripsPerSecond / t.pingPongRoundTripsPerSecond, 0)) % and \(fmt(100 * p.pipelinedCallsPerSecond / t.pipelinedRoundTripsPerSecond, 0)) % of raw TCP)"
             }
             o.append(line + " |")
+            if let many = p.manyConnectionsCallsPerSecond, let n = p.connections {
+                var line = "| taktd RPC: Health.Check on \(n) connections, one call in flight on each (scenario 2a's shape without storage; the client library on the same 2 cores) | **\(fmt(many, 0)) calls/s**"
+                if let t = tcp?.manyConnectionsRoundTripsPerSecond { line += " (\(fmt(100 * many / t, 0)) % of raw TCP with the same shape)" }
+                o.append(line + " |")
+            }
         }
         o.append("")
         o.append("## Scenarios")
