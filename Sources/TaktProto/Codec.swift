@@ -134,7 +134,7 @@ struct DecodeMemory: Sendable, Hashable {
 }
 
 /// Unpacks one C message type through a fresh budgeted allocator, maps it to `Value` while the C
-/// message is alive, and frees it with the same allocator.
+/// message is alive, frees it with the same allocator and releases the allocator's arena.
 struct ProtoDecoder<CMessage, Value>: Sendable {
     typealias Unpack = @Sendable (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?)
         -> UnsafeMutablePointer<CMessage>?
@@ -165,6 +165,7 @@ struct ProtoDecoder<CMessage, Value>: Sendable {
             takt_budget_allocator_init(a, budget)
             let base = UnsafeMutableRawPointer(a).assumingMemoryBound(to: ProtobufCAllocator.self)
             let result = unpackAndMap(bytes, base, a)
+            takt_budget_allocator_release(a)
             let memory = DecodeMemory(budget: budget, peakBytes: a.pointee.peak, liveBytes: a.pointee.used,
                                       exhausted: a.pointee.exhausted != 0)
             assert(memory.liveBytes == 0, "protobuf-c left \(memory.liveBytes) bytes allocated decoding \(messageName)")

@@ -2,17 +2,50 @@
 #include <stdlib.h>
 #include <stdint.h>
 
-// Each block carries its size in a 16-byte header so frees can give the budget back.
+// Each allocation carries a 16-byte header: its accounted size, and whether it came from malloc
+// (freed by takt_budget_free) or from the arena (freed with the arena).
 #define TAKT_HEADER 16
+#define TAKT_FROM_MALLOC ((size_t)1 << (sizeof(size_t) * 8 - 1))
+#define TAKT_BLOCK_MIN 4096
+#define TAKT_BLOCK_MAX 65536
+
+static unsigned char *takt_arena_take(TaktBudgetAllocator *a, size_t total) {
+    if (total <= a->remaining) {
+        unsigned char *p = a->next;
+        a->next += total;
+        a->remaining -= total;
+        return p;
+    }
+    if (a->arena_bytes >= a->budget) return NULL;  // arena spent: the caller falls back to malloc
+    // A new block: a quarter of the budget, between 4 and 64 KiB, or more when one allocation needs it.
+    size_t want = a->budget / 4;
+    if (want < TAKT_BLOCK_MIN) want = TAKT_BLOCK_MIN;
+    if (want > TAKT_BLOCK_MAX) want = TAKT_BLOCK_MAX;
+    if (want < total) want = total;
+    unsigned char *block = malloc(TAKT_HEADER + want);
+    if (block == NULL) return NULL;
+    *(void **)block = a->arena;  // chain it
+    a->arena = block;
+    a->arena_bytes += want;
+    a->next = block + TAKT_HEADER + total;
+    a->remaining = want - total;
+    return block + TAKT_HEADER;
+}
 
 static void *takt_budget_alloc(void *data, size_t size) {
     TaktBudgetAllocator *a = (TaktBudgetAllocator *)data;
-    if (size > SIZE_MAX - TAKT_HEADER) { a->exhausted = 1; return NULL; }
-    size_t total = size + TAKT_HEADER;
+    if (size > SIZE_MAX / 4) { a->exhausted = 1; return NULL; }
+    size_t total = size + TAKT_HEADER;  // what the budget counts
     if (total > a->budget - a->used || a->used > a->budget) { a->exhausted = 1; return NULL; }
-    unsigned char *p = malloc(total);
-    if (p == NULL) { a->exhausted = 1; return NULL; }
-    *(size_t *)p = total;
+    // Whole 16-byte units keep every arena allocation aligned like malloc's.
+    unsigned char *p = takt_arena_take(a, (total + 15) & ~(size_t)15);
+    size_t tag = total;
+    if (p == NULL) {
+        p = malloc(total);
+        if (p == NULL) { a->exhausted = 1; return NULL; }
+        tag |= TAKT_FROM_MALLOC;
+    }
+    *(size_t *)p = tag;
     a->used += total;
     if (a->used > a->peak) a->peak = a->used;
     return p + TAKT_HEADER;
@@ -22,8 +55,9 @@ static void takt_budget_free(void *data, void *ptr) {
     if (ptr == NULL) return;
     TaktBudgetAllocator *a = (TaktBudgetAllocator *)data;
     unsigned char *p = (unsigned char *)ptr - TAKT_HEADER;
-    a->used -= *(size_t *)p;
-    free(p);
+    size_t tag = *(size_t *)p;
+    a->used -= tag & ~TAKT_FROM_MALLOC;
+    if (tag & TAKT_FROM_MALLOC) free(p);
 }
 
 void takt_budget_allocator_init(TaktBudgetAllocator *a, size_t budget) {
@@ -34,4 +68,21 @@ void takt_budget_allocator_init(TaktBudgetAllocator *a, size_t budget) {
     a->used = 0;
     a->peak = 0;
     a->exhausted = 0;
+    a->arena = NULL;
+    a->next = NULL;
+    a->remaining = 0;
+    a->arena_bytes = 0;
+}
+
+void takt_budget_allocator_release(TaktBudgetAllocator *a) {
+    void *block = a->arena;
+    while (block != NULL) {
+        void *older = *(void **)block;
+        free(block);
+        block = older;
+    }
+    a->arena = NULL;
+    a->next = NULL;
+    a->remaining = 0;
+    a->arena_bytes = 0;
 }

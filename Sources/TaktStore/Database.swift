@@ -112,6 +112,12 @@ public final class Statement {
         sqlite3_clear_bindings(handle)
     }
 
+    /// Resets for the next run but keeps the bound values: for hot statements whose every parameter is
+    /// bound again before each step (clearing them first would be wasted work).
+    @inline(__always) func resetKeepingBindings() {
+        sqlite3_reset(handle)
+    }
+
     @inline(__always) public func bind(_ i: Int32, _ v: Int64) throws(StoreError) {
         try check(sqlite3_bind_int64(handle, i, v))
     }

@@ -14,7 +14,7 @@ public enum RawInsertBenchmark {
     /// `schemaVersion` stops the migrations early (an older schema's ceiling, for comparison).
     /// Deletes the file afterwards.
     public static func run(directory: String, rows: [Event], rowsPerTransaction: Int = 500,
-                           durability: Durability = .full, autocheckpointPages: Int = 2_000,
+                           durability: Durability = .full, autocheckpointPages: Int = StoreConfiguration().checkpointPassivePages,
                            schemaVersion: Int? = nil) throws(StoreError) -> Double {
         try System.makeDirectories(directory)
         let path = directory + "/raw-insert-benchmark.db"

@@ -232,7 +232,7 @@ final class Writer {
         }
         let count = Int64(e.units)
         let s = insertEvent
-        defer { s.reset() }
+        defer { s.resetKeepingBindings() }  // all 11 parameters are bound below, every time
         try s.bind(1, e.eventTimeMs)
         try s.bind(2, Int64(e.kind.rawValue))
         try s.bind(3, e.confidence)

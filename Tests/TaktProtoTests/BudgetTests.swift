@@ -45,6 +45,21 @@ import TaktDomain
         #expect(second.memory.peakBytes <= second.memory.budget)
     }
 
+    @Test func repeatedSingularFieldRecyclesWithinTheBudget() {
+        // A singular sub-message sent 20,000 times: protobuf-c frees each unpacked copy (~170 bytes) when
+        // the next arrives, so about 3.4 MB is allocated in total against a 1.7 MB budget while far less
+        // is live at once (mostly protobuf-c's list of scanned fields). The arena hands out one budget's
+        // worth, then the allocator falls back to malloc/free; nothing leaks or runs over.
+        var w = WireWriter()
+        w.message(1) { stored in for _ in 0..<20_000 { stored.message(1) { _ in } } }
+        let outcome = decodeCheckingMemory(EventPage.self, w.bytes)
+        #expect(!outcome.memory.exhausted, "\(outcome.memory)")
+        #expect(outcome.memory.liveBytes == 0)
+        #expect(outcome.memory.peakBytes < outcome.memory.budget, "\(outcome.memory)")
+        #expect(20_000 * 150 > outcome.memory.budget, "the test must allocate more than the budget in total")
+        if case .failure(let error) = outcome.result { #expect(!error.message.contains("memory budget")) }
+    }
+
     @Test func budgetFormula() {
         #expect(DecodeBudget.limit(forPayloadBytes: 0) == 64 << 10)
         #expect(DecodeBudget.limit(forPayloadBytes: 1_000) == 40_000 + 65_536)

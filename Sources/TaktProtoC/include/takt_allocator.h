@@ -1,5 +1,10 @@
 // A ProtobufCAllocator with a byte budget: protobuf-c's unpack has no depth or size limit of its
 // own, so every decode goes through one of these and fails cleanly once the budget is spent.
+//
+// Memory comes from a bump arena (one malloc for a whole batch instead of one per field, and no
+// cross-thread frees later); `free` only gives the budget back. Once the arena has handed out a
+// budget's worth of bytes, further blocks come from malloc and are freed one by one, so the bytes
+// held stay bounded by twice the budget even if unpack frees and reallocates (merged fields).
 #ifndef TAKT_ALLOCATOR_H
 #define TAKT_ALLOCATOR_H
 #include <stddef.h>
@@ -11,7 +16,13 @@ typedef struct {
     size_t used;               // bytes live now (including bookkeeping)
     size_t peak;               // most bytes live at any time
     int exhausted;             // 1 once an allocation was refused
+    void *arena;               // first arena block (blocks are chained through their first word)
+    unsigned char *next;       // bump pointer in the current block
+    size_t remaining;          // bytes left after `next`
+    size_t arena_bytes;        // bytes of all arena blocks
 } TaktBudgetAllocator;
 
 void takt_budget_allocator_init(TaktBudgetAllocator *a, size_t budget);
+/// Frees the arena blocks. Call once the unpacked message is freed (or was never made).
+void takt_budget_allocator_release(TaktBudgetAllocator *a);
 #endif
