@@ -254,8 +254,9 @@ public final class EventStore: @unchecked Sendable {
             lastCommitNs = DispatchTime.now().uptimeNanoseconds - started
         }
         let outcome: IngestOutcome
+        let submissions = batch.map(\.0)
         do throws(StoreError) {
-            outcome = try writer.ingest(batch.map(\.0), now: now)
+            outcome = try writer.ingest(submissions, now: now)
         } catch {
             logger.error("ingest transaction failed", metadata: [
                 "error": "\(error)", "submissions": "\(batch.count)", "retryable": "\(error.isRetryable)",
@@ -276,7 +277,8 @@ public final class EventStore: @unchecked Sendable {
         let completions = batch.map(\.1)
         completionQueue.async {
             if let handler, !(outcome.accepted.isEmpty && outcome.lowConfidence.isEmpty) {
-                handler(outcome.accepted, outcome.lowConfidence)
+                handler(outcome.storedEvents(outcome.accepted, of: submissions),
+                        outcome.storedEvents(outcome.lowConfidence, of: submissions))
             }
             for (i, completion) in completions.enumerated() { completion(.success(outcome.results[i])) }
         }
@@ -404,4 +406,3 @@ public final class EventStore: @unchecked Sendable {
 private final class ResultBox<T>: @unchecked Sendable {
     var result: Result<T, StoreError>?
 }
-

@@ -30,12 +30,32 @@ struct InternedKeys {
     var lastGateway: (name: String, key: Int64)?
 }
 
-/// What one committed ingest transaction produced.
+/// A row an ingest transaction wrote: where its event sits in the transaction's submissions, and the
+/// store sequence (rowid) it got.
+struct StoredRow {
+    var submission: Int32
+    var item: Int32
+    var sequence: Int64
+}
+
+/// What one committed ingest transaction produced. The writer records only positions and sequences;
+/// the `StoredEvent`s are built from the submissions on the completion stage, off the writer's path.
 struct IngestOutcome {
     /// One result list per submission, in order.
     var results: [[EventResult]]
-    var accepted: [StoredEvent]
-    var lowConfidence: [StoredEvent]
+    var accepted: [StoredRow]
+    var lowConfidence: [StoredRow]
+    var receivedAtMs: Int64
+
+    /// The stored form of `rows` (site filled in, product count normalized), in write order.
+    func storedEvents(_ rows: [StoredRow], of submissions: [[IngestItem]]) -> [StoredEvent] {
+        rows.map { row in
+            var e = submissions[Int(row.submission)][Int(row.item)].event
+            e.siteID = e.effectiveSiteID
+            e.count = e.units
+            return StoredEvent(event: e, receivedAtMs: receivedAtMs, sequence: row.sequence)
+        }
+    }
 }
 
 /// The latest WAL size in pages, set by SQLite's WAL hook after each commit (on the writer queue).
@@ -175,21 +195,29 @@ final class Writer {
     /// interned keys are restored and the error is thrown: nothing of it was stored.
     func ingest(_ submissions: [[IngestItem]], now: Int64) throws(StoreError) -> IngestOutcome {
         let saved = keys
-        var outcome = IngestOutcome(results: [], accepted: [], lowConfidence: [])
+        var outcome = IngestOutcome(results: [], accepted: [], lowConfidence: [], receivedAtMs: now)
         outcome.results.reserveCapacity(submissions.count)
         let total = submissions.reduce(0) { $0 + $1.count }
         outcome.accepted.reserveCapacity(total)
         do throws(StoreError) {
             try begin.execute()
-            for items in submissions {
+            for (s, items) in submissions.enumerated() {
                 var results: [EventResult] = []
                 results.reserveCapacity(items.count)
-                for item in items {
+                for (i, item) in items.enumerated() {
                     switch item {
                     case .candidate(let e):
-                        results.append(try store(e, now: now, into: &outcome.accepted))
+                        let result = try store(e, now: now)
+                        if let sequence = result.stored {
+                            outcome.accepted.append(StoredRow(submission: Int32(s), item: Int32(i), sequence: sequence))
+                        }
+                        results.append(result.result)
                     case .lowConfidence(let e):
-                        results.append(try recordLowConfidence(e, now: now, into: &outcome.lowConfidence))
+                        let result = try recordLowConfidence(e, now: now)
+                        if let sequence = result.stored {
+                            outcome.lowConfidence.append(StoredRow(submission: Int32(s), item: Int32(i), sequence: sequence))
+                        }
+                        results.append(result.result)
                     }
                 }
                 outcome.results.append(results)
@@ -205,14 +233,15 @@ final class Writer {
         return outcome
     }
 
-    private func store(_ e: Event, now: Int64, into accepted: inout [StoredEvent]) throws(StoreError) -> EventResult {
+    /// The result, and the new row's sequence when the event was stored.
+    private func store(_ e: Event, now: Int64) throws(StoreError) -> (result: EventResult, stored: Int64?) {
         let siteID = e.effectiveSiteID
         var siteKey = self.siteKey(siteID)
         var workerKey = siteKey.flatMap { keys.workers[SiteScopedName(site: $0, id: e.workerID)] }
         var stationKey = siteKey.flatMap { keys.workstations[SiteScopedName(site: $0, id: e.workstationID)] }
         if workerKey == nil || stationKey == nil {
             if configuration.acceptance.strict {
-                return Self.unknownEntity(e, siteID: siteID, worker: workerKey == nil, workstation: stationKey == nil)
+                return (Self.unknownEntity(e, siteID: siteID, worker: workerKey == nil, workstation: stationKey == nil), nil)
             }
             // Default mode: registered on first sight.
             let site = try siteKeyRegistering(siteID, now: now)
@@ -245,17 +274,11 @@ final class Writer {
         try s.bind(10, sequence)
         try s.bind(11, now)
         while try s.step() {}
-        if db.changes == 1 {
-            var stored = e
-            stored.siteID = siteID
-            stored.count = UInt32(count)
-            accepted.append(StoredEvent(event: stored, receivedAtMs: now, sequence: db.lastInsertRowID))
-            return .accepted
-        }
+        if db.changes == 1 { return (.accepted, db.lastInsertRowID) }
         // Identity is the only uniqueness rule (spec section 1): INSERT OR IGNORE skipped a duplicate.
         let suffix = e.kind == .productCount ? "; the first stored count wins" : ""
-        return EventResult(.duplicate,
-            "an event with the same identity (site, worker_id, workstation_id, kind, event_time_ms) is already stored\(suffix)")
+        return (EventResult(.duplicate,
+            "an event with the same identity (site, worker_id, workstation_id, kind, event_time_ms) is already stored\(suffix)"), nil)
     }
 
     private static func unknownEntity(_ e: Event, siteID: String, worker: Bool, workstation: Bool) -> EventResult {
@@ -268,7 +291,8 @@ final class Writer {
         return EventResult(.unknownEntity, "\(what) not registered at site \"\(siteID)\" (strict mode)")
     }
 
-    private func recordLowConfidence(_ e: Event, now: Int64, into recorded: inout [StoredEvent]) throws(StoreError) -> EventResult {
+    /// LOW_CONFIDENCE, and the new row's sequence when this identity was not recorded before.
+    private func recordLowConfidence(_ e: Event, now: Int64) throws(StoreError) -> (result: EventResult, stored: Int64?) {
         let siteID = e.effectiveSiteID
         let model = try modelKey(e.modelVersion)
         let s = insertLowConfidence
@@ -282,14 +306,9 @@ final class Writer {
         try s.bind(7, model)
         try s.bind(8, now)
         while try s.step() {}
-        if db.changes == 1 {
-            var stored = e
-            stored.siteID = siteID
-            stored.count = e.units
-            recorded.append(StoredEvent(event: stored, receivedAtMs: now, sequence: db.lastInsertRowID))
-        }
+        let sequence = db.changes == 1 ? db.lastInsertRowID : nil
         let min = configuration.acceptance.minConfidence
-        return EventResult(.lowConfidence, "confidence \(e.confidence) below min_confidence \(min)")
+        return (EventResult(.lowConfidence, "confidence \(e.confidence) below min_confidence \(min)"), sequence)
     }
 
     // MARK: Interning and registry
