@@ -60,18 +60,14 @@ public final class MetricsIndex: Sendable {
     public func insert(_ events: [StoredEvent]) {
         guard !events.isEmpty else { return }
         let cap = capMs
-        state.withLock { s in
-            for e in events { s.insertAccepted(e.event, capMs: cap) }
-        }
+        state.withLock { s in s.insertAccepted(events.lazy.map(\.event), capMs: cap) }
     }
 
     /// Adds accepted events given without store metadata (tests, tools).
     public func insert(events: [Event]) {
         guard !events.isEmpty else { return }
         let cap = capMs
-        state.withLock { s in
-            for e in events { s.insertAccepted(e, capMs: cap) }
-        }
+        state.withLock { s in s.insertAccepted(events, capMs: cap) }
     }
 
     /// Adds `LOW_CONFIDENCE` rejections (already deduplicated by the caller): counted in model health only.
@@ -227,11 +223,30 @@ struct IndexState: Sendable {
         return Int(i)
     }
 
-    mutating func insertAccepted(_ e: Event, capMs: Int64) {
-        acceptedCount += 1
-        let si = site(e.effectiveSiteID)
-        let version = versionNames.intern(e.modelVersion).index
-        siteStores[si].insert(e, version: version, capMs: capMs)
+    /// Inserts one commit's accepted events. Each (site, version)'s confidence rows go in sorted, as one
+    /// merge per chunk: a commit of a few thousand events from several gateways lands in the last chunk of
+    /// one series, and inserting them one by one moved that chunk's tail once per event.
+    mutating func insertAccepted<Events: Sequence<Event>>(_ events: Events, capMs: Int64) {
+        var groups: [(site: Int, version: Int32, rows: [(Int64, Double)])] = []
+        var last = -1
+        for e in events {
+            acceptedCount += 1
+            let si = site(e.effectiveSiteID)
+            let version = versionNames.intern(e.modelVersion).index
+            siteStores[si].insertActivity(e, capMs: capMs)
+            if last < 0 || groups[last].site != si || groups[last].version != version {
+                last = groups.firstIndex { $0.site == si && $0.version == version } ?? -1
+                if last < 0 {
+                    groups.append((si, version, []))
+                    last = groups.count - 1
+                }
+            }
+            groups[last].rows.append((e.eventTimeMs, e.confidence))
+        }
+        for g in groups {
+            siteStores[g.site].versions[g.version, default: VersionStore(chunkCapacity: chunkCapacity)]
+                .insertAccepted(sorted: g.rows.sorted { $0 < $1 })
+        }
     }
 
     mutating func insertRejected(_ e: Event) {
@@ -243,13 +258,52 @@ struct IndexState: Sendable {
 }
 
 extension VersionStore {
-    mutating func insertAccepted(_ t: Int64, _ confidence: Double) {
+    /// Where `(t, confidence)` goes: after every row with a smaller or equal `(time, confidence)`.
+    func acceptedPlace(_ t: Int64, _ confidence: Double) -> SeriesPosition {
         var p = accepted.lowerBound(t)
         while p != accepted.endPosition, accepted.time(at: p) == t,
               accepted.chunks[p.chunk].confidences[p.row] <= confidence {
             p = accepted.next(p)
         }
-        accepted.insert((t, confidence), at: p)
+        return p
+    }
+
+    mutating func insertAccepted(_ t: Int64, _ confidence: Double) {
+        accepted.insert((t, confidence), at: acceptedPlace(t, confidence))
+    }
+
+    /// Inserts rows sorted by `(time, confidence)`, exactly where `insertAccepted(_:_:)` one by one would put
+    /// them. From the largest down: the rows that land in one chunk are merged into it in one backward
+    /// pass when they fit; otherwise (a full chunk, an empty series) they go in one by one.
+    mutating func insertAccepted(sorted rows: [(Int64, Double)]) {
+        var end = rows.count
+        while end > 0 {
+            guard !accepted.isEmpty else {
+                for r in rows[0..<end] { insertAccepted(r.0, r.1) }
+                return
+            }
+            let p = acceptedPlace(rows[end - 1].0, rows[end - 1].1)
+            let ci = min(p.chunk, accepted.chunks.count - 1)
+            guard !accepted.chunks[ci].times.isEmpty else {  // chunks are never left empty; be safe anyway
+                for r in rows[0..<end] { insertAccepted(r.0, r.1) }
+                return
+            }
+            var start = end - 1
+            if ci == 0 {
+                start = 0
+            } else {
+                // Rows at or after the chunk's first row belong to it; smaller ones to earlier chunks.
+                let first = (accepted.chunks[ci].times[0], accepted.chunks[ci].confidences[0])
+                while start > 0 && !(rows[start - 1] < first) { start -= 1 }
+            }
+            let group = rows[start..<end]
+            if accepted.chunks[ci].times.count + group.count <= accepted.chunkCapacity {
+                accepted.mergeRows(intoChunk: ci, count: group.count) { $0.merge(sorted: group) }
+            } else {
+                for r in group { insertAccepted(r.0, r.1) }
+            }
+            end = start
+        }
     }
 
     mutating func insertRejected(_ t: Int64) {
@@ -258,10 +312,11 @@ extension VersionStore {
 }
 
 extension SiteStore {
-    mutating func insert(_ e: Event, version: Int32, capMs: Int64) {
+    /// Everything an accepted event adds except its confidence row (`IndexState.insertAccepted` merges
+    /// those per commit): the worker's state or product row and the workstation's interval.
+    mutating func insertActivity(_ e: Event, capMs: Int64) {
         let w = worker(e.workerID)
         let s = station(e.workstationID)
-        versions[version, default: VersionStore(chunkCapacity: chunkCapacity)].insertAccepted(e.eventTimeMs, e.confidence)
         let t = e.eventTimeMs
         if e.kind == .productCount {
             let units = UInt32(min(max(e.units, 1), 10_000))

@@ -144,6 +144,18 @@ struct Series<Chunk: SeriesChunk>: Sendable {
         chunks[ci].insert(row, at: ri)
     }
 
+    /// Adds `count` rows to chunk `ci` through `merge`, which must keep the chunk sorted; the caller made sure
+    /// they fit (`chunkCapacity`). Capacity grows as `insert` grows it.
+    mutating func mergeRows(intoChunk ci: Int, count added: Int, _ merge: (inout Chunk) -> Void) {
+        let needed = chunks[ci].times.count + added
+        precondition(needed <= chunkCapacity, "merge past the chunk capacity")
+        if needed > chunks[ci].capacity {
+            chunks[ci].reserve(Swift.min(chunkCapacity, Swift.max(16, needed, 2 * chunks[ci].times.count)))
+        }
+        merge(&chunks[ci])
+        count += added
+    }
+
     /// Bytes reserved by all chunks.
     var allocatedBytes: Int { chunks.reduce(chunks.capacity * MemoryLayout<Chunk>.stride) { $0 + $1.allocatedBytes } }
 
@@ -213,6 +225,29 @@ struct ConfidenceChunk: SeriesChunk {
         confidences.insert(row.1, at: index)
         fixedSum += FixedPoint.quantize(row.1)
     }
+    /// Merges rows sorted by `(time, confidence)` in one backward pass; equal rows go after the ones held,
+    /// as `insert` at the place `VersionStore` computes would put them.
+    mutating func merge(sorted rows: ArraySlice<(Int64, Double)>) {
+        let n = times.count
+        times.append(contentsOf: repeatElement(0, count: rows.count))
+        confidences.append(contentsOf: repeatElement(0, count: rows.count))
+        var i = n - 1, j = rows.endIndex - 1, k = n + rows.count - 1
+        while j >= rows.startIndex {
+            let (t, c) = rows[j]
+            if i >= 0 && (times[i] > t || (times[i] == t && confidences[i] > c)) {
+                times[k] = times[i]
+                confidences[k] = confidences[i]
+                i -= 1
+            } else {
+                times[k] = t
+                confidences[k] = c
+                fixedSum += FixedPoint.quantize(c)
+                j -= 1
+            }
+            k -= 1
+        }
+    }
+
     mutating func removeFirst() -> (Int64, Double) {
         let row = (times.removeFirst(), confidences.removeFirst())
         fixedSum -= FixedPoint.quantize(row.1)

@@ -44,4 +44,35 @@ struct SeriesTests {
             #expect(got.sum.low == expected.low && got.sum.high == expected.high)
         }
     }
+
+    @Test("sorted batch inserts build exactly the chunks that one-by-one inserts build", arguments: [2, 3, 7, 64, 4096])
+    func sortedBatchesEqualSingleInserts(capacity: Int) {
+        var rng = SeededGenerator(seed: UInt64(capacity) &+ 99)
+        var batched = VersionStore(chunkCapacity: capacity)
+        var single = VersionStore(chunkCapacity: capacity)
+        var clock: Int64 = 1_000
+        for _ in 0..<120 {
+            // A commit: several gateways' overlapping time ranges, a few late rows, equal (time, confidence) twins.
+            var rows: [(Int64, Double)] = []
+            for _ in 0..<Int.random(in: 1...60, using: &rng) {
+                let t = Bool.random(using: &rng) && clock > 500 ? clock - Int64.random(in: 0...400, using: &rng)
+                                                               : clock + Int64.random(in: 0...40, using: &rng)
+                let c = Double(Int.random(in: 70...74, using: &rng)) / 100
+                rows.append((t, c))
+                if Int.random(in: 0..<10, using: &rng) == 0 { rows.append((t, c)) }
+            }
+            clock += 30
+            for r in rows { single.insertAccepted(r.0, r.1) }
+            batched.insertAccepted(sorted: rows.sorted { $0 < $1 })
+        }
+        #expect(batched.accepted.count == single.accepted.count)
+        #expect(batched.accepted.chunks.flatMap(\.times) == single.accepted.chunks.flatMap(\.times))
+        #expect(batched.accepted.chunks.flatMap(\.confidences) == single.accepted.chunks.flatMap(\.confidences))
+        for chunk in batched.accepted.chunks {
+            #expect(!chunk.times.isEmpty && chunk.times.count <= capacity)
+            // Array's own doubling would reach 2 × capacity; malloc size classes may add a few rows.
+            #expect(chunk.times.capacity < max(2 * capacity, 32), "a merge doubled a chunk's storage past its capacity")
+            #expect(chunk.fixedSum == chunk.confidences.reduce(0) { $0 + FixedPoint.quantize($1) })
+        }
+    }
 }
