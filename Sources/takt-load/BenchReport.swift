@@ -243,12 +243,12 @@ struct MarkdownReport {
         o.append("| ceiling | figure |")
         o.append("|---|---|")
         if let s = sqlite {
-            o.append("| raw SQLite insert: scenario 1's rows, one prepared statement, \(s.rowsPerTransaction) rows per transaction, same schema and unique indexes, `synchronous=\(s.durability.uppercased())` (`TaktStore.RawInsertBenchmark`) | **\(fmt(s.rowsPerSecond, 0)) rows/s** (\(s.rows) rows; runs: \(s.runs.map { fmt($0, 0) }.joined(separator: ", "))) |")
+            o.append("| raw SQLite insert: scenario 1's rows (as many as it sent, into a fresh database), one prepared statement, \(s.rowsPerTransaction) rows per transaction, same schema and unique indexes, `synchronous=\(s.durability.uppercased())` (`TaktStore.RawInsertBenchmark`) | **\(fmt(s.rowsPerSecond, 0)) rows/s** (\(s.rows) rows; runs: \(s.runs.map { fmt($0, 0) }.joined(separator: ", "))) |")
         } else {
             o.append("| raw SQLite insert | not measured (exit \(r.exitCode("ceiling-sqlite"))) |")
         }
         if let v = sqliteV1 {
-            o.append("| the same rows under store schema v1 (worker-first identity index, unique idempotency key, time index: the schema when the ratio targets were set), for comparison | \(fmt(v.rowsPerSecond, 0)) rows/s (runs: \(v.runs.map { fmt($0, 0) }.joined(separator: ", "))) |")
+            o.append("| the first \(v.rows) of those rows under store schema v1 (worker-first identity index, unique idempotency key, time index: the schema when the ratio targets were set), for comparison | \(fmt(v.rowsPerSecond, 0)) rows/s (runs: \(v.runs.map { fmt($0, 0) }.joined(separator: ", "))) |")
         }
         if let t = tcp {
             o.append("| raw TCP ping-pong on loopback, one connection, \(t.requestBytes)-byte request / \(t.replyBytes)-byte reply | **\(fmt(t.pingPongRoundTripsPerSecond, 0)) round trips/s** one at a time; **\(fmt(t.pipelinedRoundTripsPerSecond, 0))/s** with \(t.pipelineDepth) in flight |")
