@@ -272,9 +272,9 @@ extension VersionStore {
         accepted.insert((t, confidence), at: acceptedPlace(t, confidence))
     }
 
-    /// Inserts rows sorted by `(time, confidence)`, exactly where `insertAccepted(_:_:)` one by one would put
-    /// them. From the largest down: the rows that land in one chunk are merged into it in one backward
-    /// pass when they fit; otherwise (a full chunk, an empty series) they go in one by one.
+    /// Inserts rows sorted by `(time, confidence)` in the order `insertAccepted(_:_:)` one by one would give
+    /// them. From the largest down: the rows that land in one chunk are merged into it in one backward pass;
+    /// when they do not fit, the chunk and they become a run of full chunks (an empty series: one by one).
     mutating func insertAccepted(sorted rows: [(Int64, Double)]) {
         var end = rows.count
         while end > 0 {
@@ -300,7 +300,18 @@ extension VersionStore {
             if accepted.chunks[ci].times.count + group.count <= accepted.chunkCapacity {
                 accepted.mergeRows(intoChunk: ci, count: group.count) { $0.merge(sorted: group) }
             } else {
-                for r in group { insertAccepted(r.0, r.1) }
+                // Too many for the chunk's room: the chunk's rows after the group's first one come out, are
+                // merged with the group, top the chunk up, and the rest fill new chunks right after it. One
+                // pass over the overlap, where inserting one by one moved a whole chunk per row.
+                var tail: [(Int64, Double)] = []
+                accepted.withChunk(at: SeriesPosition(chunk: ci, row: 0)) { chunk, _ in
+                    tail = chunk.removeRows(after: group[group.startIndex])
+                }
+                var merged = ConfidenceChunk()
+                merged.times = tail.map(\.0)
+                merged.confidences = tail.map(\.1)
+                merged.merge(sorted: group)
+                accepted.spill(zip(merged.times, merged.confidences).map { ($0, $1) }, into: ci, added: group.count)
             }
             end = start
         }

@@ -156,6 +156,30 @@ struct Series<Chunk: SeriesChunk>: Sendable {
         count += added
     }
 
+    /// Appends `rows` (sorted, and in order with the chunks around chunk `ci`, after its last row) to chunk
+    /// `ci` up to `chunkCapacity`, and the rest to new chunks inserted right after it, each full but the last.
+    /// `added` is how many of them are new to the series (the others were taken out of chunk `ci`).
+    mutating func spill(_ rows: [Chunk.Row], into ci: Int, added: Int) {
+        let room = Swift.max(0, chunkCapacity - chunks[ci].times.count)
+        var i = Swift.min(room, rows.count)
+        if i > 0 {
+            let needed = chunks[ci].times.count + i
+            if needed > chunks[ci].capacity { chunks[ci].reserve(Swift.min(chunkCapacity, Swift.max(16, needed, 2 * chunks[ci].times.count))) }
+            for row in rows[0..<i] { chunks[ci].insert(row, at: chunks[ci].times.count) }
+        }
+        var fresh: [Chunk] = []
+        while i < rows.count {
+            let n = Swift.min(chunkCapacity, rows.count - i)
+            var chunk = Chunk()
+            chunk.reserve(n)
+            for row in rows[i..<(i + n)] { chunk.insert(row, at: chunk.times.count) }
+            fresh.append(chunk)
+            i += n
+        }
+        chunks.insert(contentsOf: fresh, at: ci + 1)
+        count += added
+    }
+
     /// Bytes reserved by all chunks.
     var allocatedBytes: Int { chunks.reduce(chunks.capacity * MemoryLayout<Chunk>.stride) { $0 + $1.allocatedBytes } }
 
@@ -246,6 +270,20 @@ struct ConfidenceChunk: SeriesChunk {
             }
             k -= 1
         }
+    }
+
+    /// Removes and returns the rows that sort after `row` (ties stay: equal rows keep arrival order).
+    mutating func removeRows(after row: (Int64, Double)) -> [(Int64, Double)] {
+        var a = 0, b = times.count
+        while a < b {  // first index whose (time, confidence) > row
+            let mid = (a + b) / 2
+            if times[mid] < row.0 || (times[mid] == row.0 && confidences[mid] <= row.1) { a = mid + 1 } else { b = mid }
+        }
+        let removed = (a..<times.count).map { (times[$0], confidences[$0]) }
+        for (_, c) in removed { fixedSum -= FixedPoint.quantize(c) }
+        times.removeSubrange(a...)
+        confidences.removeSubrange(a...)
+        return removed
     }
 
     mutating func removeFirst() -> (Int64, Double) {
