@@ -32,21 +32,12 @@ struct SQLiteCeilingResult: Codable {
     var schemaVersion: Int?
 }
 
-struct SQLiteCeiling: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "sqlite",
-        abstract: "Insert the rows a takt-load run would send with one prepared statement, N rows per transaction; best of --repeat runs.")
-
+/// What both insert ceilings (`sqlite`, `store`) take: which rows, how durable, where, how many runs.
+struct InsertCeilingOptions: ParsableArguments {
     @OptionGroup var workload: WorkloadOptions
 
     @Option(help: "Events to generate (low-confidence ones are left out: the server does not store them as events).")
     var events: Int = 1_000_000
-
-    @Option(help: "Rows per transaction.")
-    var rowsPerTransaction: Int = 500
-
-    @Option(help: "Store schema version to measure (default: the current one; 1: the schema before the time-first identity index).")
-    var schemaVersion: Int?
 
     @Option(help: "full (synchronous=FULL, like taktd's default) or normal.")
     var durability: String = "full"
@@ -60,15 +51,37 @@ struct SQLiteCeiling: ParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
-    func run() throws {
+    func parsedDurability() throws -> Durability {
         guard let d = Durability(rawValue: durability) else { throw ValidationError("--durability must be full or normal") }
+        return d
+    }
+
+    /// The events of a run with these workload options (see `SQLiteCeiling.rows`).
+    func rows() -> [Event] { SQLiteCeiling.rows(workload, events: events, nowMs: System.nowMs()) }
+}
+
+struct SQLiteCeiling: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sqlite",
+        abstract: "Insert the rows a takt-load run would send with one prepared statement, N rows per transaction; best of --repeat runs.")
+
+    @OptionGroup var options: InsertCeilingOptions
+
+    @Option(help: "Rows per transaction.")
+    var rowsPerTransaction: Int = 500
+
+    @Option(help: "Store schema version to measure (default: the current one; 1: the schema before the time-first identity index).")
+    var schemaVersion: Int?
+
+    func run() throws {
+        let d = try options.parsedDurability()
         if let v = schemaVersion, !(1...RawInsertBenchmark.latestSchemaVersion).contains(v) {
             throw ValidationError("--schema-version must be between 1 and \(RawInsertBenchmark.latestSchemaVersion), got \(v)")
         }
-        let now = System.nowMs()
-        let rows = Self.rows(workload, events: events, nowMs: now)
+        let rows = options.rows()
+        let dir = options.dir, durability = options.durability
         var runs: [Double] = []
-        for _ in 0..<max(1, self.repeat) {
+        for _ in 0..<max(1, options.repeat) {
             do {
                 runs.append(try RawInsertBenchmark.run(directory: dir, rows: rows, rowsPerTransaction: rowsPerTransaction, durability: d,
                                                        schemaVersion: schemaVersion))
@@ -80,7 +93,7 @@ struct SQLiteCeiling: ParsableCommand {
         let result = SQLiteCeilingResult(rowsPerSecond: runs.max() ?? 0, runs: runs, rows: rows.count,
                                          rowsPerTransaction: rowsPerTransaction, durability: durability, directory: dir,
                                          schemaVersion: schemaVersion)
-        if json {
+        if options.json {
             print(encodeJSON(result))
         } else {
             print("raw SQLite insert: \(fmt(result.rowsPerSecond, 0)) rows/s (\(rows.count) rows, \(rowsPerTransaction) per transaction, synchronous \(durability); runs \(runs.map { fmt($0, 0) }.joined(separator: ", ")))")
@@ -123,10 +136,7 @@ struct StoreCeiling: ParsableCommand {
         commandName: "store",
         abstract: "Submit the rows a takt-load run would send straight to the store (no network): events per second; best of --repeat runs.")
 
-    @OptionGroup var workload: WorkloadOptions
-
-    @Option(help: "Events to generate (low-confidence ones are left out, as in `ceiling sqlite`).")
-    var events: Int = 1_000_000
+    @OptionGroup var options: InsertCeilingOptions
 
     @Option(help: "Submissions in flight at once (scenario 1 has one per connection).")
     var inFlight: Int = 8
@@ -134,30 +144,18 @@ struct StoreCeiling: ParsableCommand {
     @Flag(help: "Also maintain the metric index on every commit, as taktd does.")
     var metricsIndex = false
 
-    @Option(help: "full or normal.")
-    var durability: String = "full"
-
-    @Option(help: "Directory for the scratch store (deleted afterwards); use the file system taktd uses.")
-    var dir: String = "/tmp/takt-store-ceiling"
-
-    @Option(help: "Runs; the best counts.")
-    var `repeat`: Int = 1
-
-    @Flag(help: "Print JSON.")
-    var json = false
-
     func run() throws {
-        guard let d = Durability(rawValue: durability) else { throw ValidationError("--durability must be full or normal") }
+        let d = try options.parsedDurability()
         guard inFlight >= 1, inFlight <= 1_024 else { throw ValidationError("--in-flight must be in 1...1024") }
-        let rows = SQLiteCeiling.rows(workload, events: events, nowMs: System.nowMs())
-        let batch = max(1, workload.batch)
+        let rows = options.rows()
+        let batch = max(1, options.workload.batch)
         let submissions: [[IngestItem]] = stride(from: 0, to: rows.count, by: batch).map { start in
             rows[start..<min(start + batch, rows.count)].map { IngestItem.candidate($0) }
         }
         var runs: [Double] = []
         var commits: UInt64 = 0
-        for _ in 0..<max(1, self.repeat) {
-            let directory = dir + "/store-\(getpid())"
+        for _ in 0..<max(1, options.repeat) {
+            let directory = options.dir + "/store-\(getpid())"
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let store: EventStore
             do {
@@ -196,8 +194,9 @@ struct StoreCeiling: ParsableCommand {
             runs.append(Double(rows.count) / max(seconds, 1e-9))
         }
         let result = StoreCeilingResult(eventsPerSecond: runs.max() ?? 0, runs: runs, events: rows.count, batch: batch,
-                                        inFlight: inFlight, metricsIndex: metricsIndex, commits: commits, durability: durability)
-        if json {
+                                        inFlight: inFlight, metricsIndex: metricsIndex, commits: commits,
+                                        durability: options.durability)
+        if options.json {
             print(encodeJSON(result))
         } else {
             print("store without network: \(fmt(result.eventsPerSecond, 0)) events/s (\(rows.count) events, \(batch) per submission, \(inFlight) in flight, metric index \(metricsIndex ? "on" : "off"), \(commits) commits; runs \(runs.map { fmt($0, 0) }.joined(separator: ", ")))")
