@@ -137,11 +137,14 @@ struct Series<Chunk: SeriesChunk>: Sendable {
     /// Grows a chunk's columns by doubling up to exactly `chunkCapacity` (Array's own doubling would reach
     /// 2 × 4,096 − 1 and waste half of every full chunk).
     private mutating func insertRow(_ row: Chunk.Row, chunk ci: Int, row ri: Int) {
-        let n = chunks[ci].times.count
-        if n >= chunks[ci].capacity {
-            chunks[ci].reserve(Swift.min(chunkCapacity, Swift.max(16, 2 * n)))
-        }
+        growChunk(ci, toHold: chunks[ci].times.count + 1)
         chunks[ci].insert(row, at: ri)
+    }
+
+    /// Makes room for `needed` rows in chunk `ci`, doubling (at least 16 rows) but never past `chunkCapacity`.
+    private mutating func growChunk(_ ci: Int, toHold needed: Int) {
+        guard needed > chunks[ci].capacity else { return }
+        chunks[ci].reserve(Swift.min(chunkCapacity, Swift.max(16, needed, 2 * chunks[ci].times.count)))
     }
 
     /// Adds `count` rows to chunk `ci` through `merge`, which must keep the chunk sorted; the caller made sure
@@ -149,9 +152,7 @@ struct Series<Chunk: SeriesChunk>: Sendable {
     mutating func mergeRows(intoChunk ci: Int, count added: Int, _ merge: (inout Chunk) -> Void) {
         let needed = chunks[ci].times.count + added
         precondition(needed <= chunkCapacity, "merge past the chunk capacity")
-        if needed > chunks[ci].capacity {
-            chunks[ci].reserve(Swift.min(chunkCapacity, Swift.max(16, needed, 2 * chunks[ci].times.count)))
-        }
+        growChunk(ci, toHold: needed)
         merge(&chunks[ci])
         count += added
     }
@@ -163,8 +164,7 @@ struct Series<Chunk: SeriesChunk>: Sendable {
         let room = Swift.max(0, chunkCapacity - chunks[ci].times.count)
         var i = Swift.min(room, rows.count)
         if i > 0 {
-            let needed = chunks[ci].times.count + i
-            if needed > chunks[ci].capacity { chunks[ci].reserve(Swift.min(chunkCapacity, Swift.max(16, needed, 2 * chunks[ci].times.count))) }
+            growChunk(ci, toHold: chunks[ci].times.count + i)
             for row in rows[0..<i] { chunks[ci].insert(row, at: chunks[ci].times.count) }
         }
         var fresh: [Chunk] = []
