@@ -229,10 +229,22 @@ struct IndexState: Sendable {
     mutating func insertAccepted<Events: Sequence<Event>>(_ events: Events, capMs: Int64) {
         var groups: [(site: Int, version: Int32, rows: [(Int64, Double)])] = []
         var last = -1
+        // A commit's events nearly always share site and model: compare the names rather than hash them.
+        var siteCache: (name: String, index: Int)?
+        var versionCache: (name: String, index: Int32)?
         for e in events {
             acceptedCount += 1
-            let si = site(e.effectiveSiteID)
-            let version = versionNames.intern(e.modelVersion).index
+            let siteName = e.effectiveSiteID
+            let si: Int
+            if let c = siteCache, c.name == siteName { si = c.index } else {
+                si = site(siteName)
+                siteCache = (siteName, si)
+            }
+            let version: Int32
+            if let c = versionCache, c.name == e.modelVersion { version = c.index } else {
+                version = versionNames.intern(e.modelVersion).index
+                versionCache = (e.modelVersion, version)
+            }
             siteStores[si].insertActivity(e, capMs: capMs)
             if last < 0 || groups[last].site != si || groups[last].version != version {
                 last = groups.firstIndex { $0.site == si && $0.version == version } ?? -1
@@ -303,15 +315,11 @@ extension VersionStore {
                 // Too many for the chunk's room: the chunk's rows after the group's first one come out, are
                 // merged with the group, top the chunk up, and the rest fill new chunks right after it. One
                 // pass over the overlap, where inserting one by one moved a whole chunk per row.
-                var tail: [(Int64, Double)] = []
-                accepted.withChunk(at: SeriesPosition(chunk: ci, row: 0)) { chunk, _ in
-                    tail = chunk.removeRows(after: group[group.startIndex])
+                var merged = accepted.withChunk(at: SeriesPosition(chunk: ci, row: 0)) { chunk, _ in
+                    chunk.removeRows(after: group[group.startIndex])
                 }
-                var merged = ConfidenceChunk()
-                merged.times = tail.map(\.0)
-                merged.confidences = tail.map(\.1)
                 merged.merge(sorted: group)
-                accepted.spill(zip(merged.times, merged.confidences).map { ($0, $1) }, into: ci, added: group.count)
+                accepted.spill(merged, into: ci, added: group.count)
             }
             end = start
         }

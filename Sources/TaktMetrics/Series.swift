@@ -16,6 +16,8 @@ protocol SeriesChunk: Sendable {
     init()
     var times: [Int64] { get }
     mutating func insert(_ row: Row, at index: Int)
+    /// Appends rows `range` of `other` (which must sort after this chunk's rows).
+    mutating func append(rowsOf other: Self, _ range: Range<Int>)
     mutating func removeFirst() -> Row
     mutating func removeLast() -> Row
     /// Bytes reserved by the columns (capacity, not count).
@@ -46,20 +48,27 @@ struct Series<Chunk: SeriesChunk>: Sendable {
 
     /// First position whose time is `>= t` (the end when none).
     func lowerBound(_ t: Int64) -> SeriesPosition {
-        // First chunk whose last time is >= t.
-        var lo = 0, hi = chunks.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if chunks[mid].times[chunks[mid].times.count - 1] < t { lo = mid + 1 } else { hi = mid }
+        guard let lastChunk = chunks.last else { return endPosition }
+        // Live events land at or near the end: settle those from the last chunk alone.
+        if lastChunk.times[lastChunk.times.count - 1] < t { return endPosition }
+        var lo = chunks.count - 1
+        if lastChunk.times[0] >= t {
+            // First chunk whose last time is >= t.
+            var hi = lo
+            lo = 0
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if chunks[mid].times[chunks[mid].times.count - 1] < t { lo = mid + 1 } else { hi = mid }
+            }
         }
-        if lo == chunks.count { return endPosition }
-        let times = chunks[lo].times
-        var a = 0, b = times.count
-        while a < b {
-            let mid = (a + b) / 2
-            if times[mid] < t { a = mid + 1 } else { b = mid }
+        return chunks[lo].times.withUnsafeBufferPointer { times in
+            var a = 0, b = times.count
+            while a < b {
+                let mid = (a + b) / 2
+                if times[mid] < t { a = mid + 1 } else { b = mid }
+            }
+            return SeriesPosition(chunk: lo, row: a)
         }
-        return SeriesPosition(chunk: lo, row: a)
     }
 
     /// First position whose time is `> t`.
@@ -157,22 +166,23 @@ struct Series<Chunk: SeriesChunk>: Sendable {
         count += added
     }
 
-    /// Appends `rows` (sorted, and in order with the chunks around chunk `ci`, after its last row) to chunk
-    /// `ci` up to `chunkCapacity`, and the rest to new chunks inserted right after it, each full but the last.
-    /// `added` is how many of them are new to the series (the others were taken out of chunk `ci`).
-    mutating func spill(_ rows: [Chunk.Row], into ci: Int, added: Int) {
+    /// Appends the rows of `rows` (sorted, and in order with the chunks around chunk `ci`, after its last row)
+    /// to chunk `ci` up to `chunkCapacity`, and the rest to new chunks inserted right after it, each full but
+    /// the last. `added` is how many of them are new to the series (the others were taken out of chunk `ci`).
+    mutating func spill(_ rows: Chunk, into ci: Int, added: Int) {
+        let total = rows.times.count
         let room = Swift.max(0, chunkCapacity - chunks[ci].times.count)
-        var i = Swift.min(room, rows.count)
+        var i = Swift.min(room, total)
         if i > 0 {
             growChunk(ci, toHold: chunks[ci].times.count + i)
-            for row in rows[0..<i] { chunks[ci].insert(row, at: chunks[ci].times.count) }
+            chunks[ci].append(rowsOf: rows, 0..<i)
         }
         var fresh: [Chunk] = []
-        while i < rows.count {
-            let n = Swift.min(chunkCapacity, rows.count - i)
+        while i < total {
+            let n = Swift.min(chunkCapacity, total - i)
             var chunk = Chunk()
             chunk.reserve(n)
-            for row in rows[i..<(i + n)] { chunk.insert(row, at: chunk.times.count) }
+            chunk.append(rowsOf: rows, i..<(i + n))
             fresh.append(chunk)
             i += n
         }
@@ -200,6 +210,10 @@ struct StateChunk: SeriesChunk {
         times.insert(row.0, at: index)
         codes.insert(row.1, at: index)
     }
+    mutating func append(rowsOf other: StateChunk, _ range: Range<Int>) {
+        times.append(contentsOf: other.times[range])
+        codes.append(contentsOf: other.codes[range])
+    }
     mutating func removeFirst() -> (Int64, UInt32) { (times.removeFirst(), codes.removeFirst()) }
     mutating func removeLast() -> (Int64, UInt32) { (times.removeLast(), codes.removeLast()) }
     var allocatedBytes: Int { times.capacity * 8 + codes.capacity * 4 }
@@ -223,6 +237,11 @@ struct StationChunk: SeriesChunk {
         times.insert(row.0, at: index)
         lengths.insert(row.1, at: index)
         codes.insert(row.2, at: index)
+    }
+    mutating func append(rowsOf other: StationChunk, _ range: Range<Int>) {
+        times.append(contentsOf: other.times[range])
+        lengths.append(contentsOf: other.lengths[range])
+        codes.append(contentsOf: other.codes[range])
     }
     mutating func removeFirst() -> (Int64, UInt32, UInt32) {
         (times.removeFirst(), lengths.removeFirst(), codes.removeFirst())
@@ -249,6 +268,11 @@ struct ConfidenceChunk: SeriesChunk {
         confidences.insert(row.1, at: index)
         fixedSum += FixedPoint.quantize(row.1)
     }
+    mutating func append(rowsOf other: ConfidenceChunk, _ range: Range<Int>) {
+        times.append(contentsOf: other.times[range])
+        confidences.append(contentsOf: other.confidences[range])
+        for c in other.confidences[range] { fixedSum += FixedPoint.quantize(c) }
+    }
     /// Merges rows sorted by `(time, confidence)` in one backward pass; equal rows go after the ones held,
     /// as `insert` at the place `VersionStore` computes would put them.
     mutating func merge(sorted rows: ArraySlice<(Int64, Double)>) {
@@ -272,15 +296,17 @@ struct ConfidenceChunk: SeriesChunk {
         }
     }
 
-    /// Removes and returns the rows that sort after `row` (ties stay: equal rows keep arrival order).
-    mutating func removeRows(after row: (Int64, Double)) -> [(Int64, Double)] {
+    /// Removes and returns (as a chunk of their own) the rows that sort after `row` (ties stay: equal rows
+    /// keep arrival order).
+    mutating func removeRows(after row: (Int64, Double)) -> ConfidenceChunk {
         var a = 0, b = times.count
         while a < b {  // first index whose (time, confidence) > row
             let mid = (a + b) / 2
             if times[mid] < row.0 || (times[mid] == row.0 && confidences[mid] <= row.1) { a = mid + 1 } else { b = mid }
         }
-        let removed = (a..<times.count).map { (times[$0], confidences[$0]) }
-        for (_, c) in removed { fixedSum -= FixedPoint.quantize(c) }
+        var removed = ConfidenceChunk()
+        removed.append(rowsOf: self, a..<times.count)
+        fixedSum -= removed.fixedSum
         times.removeSubrange(a...)
         confidences.removeSubrange(a...)
         return removed
@@ -309,6 +335,7 @@ struct TimeChunk: SeriesChunk {
     var times: [Int64] = []
     init() {}
     mutating func insert(_ row: Int64, at index: Int) { times.insert(row, at: index) }
+    mutating func append(rowsOf other: TimeChunk, _ range: Range<Int>) { times.append(contentsOf: other.times[range]) }
     mutating func removeFirst() -> Int64 { times.removeFirst() }
     mutating func removeLast() -> Int64 { times.removeLast() }
     var allocatedBytes: Int { times.capacity * 8 }
