@@ -30,6 +30,8 @@ let package = Package(
 
         // Pure Swift: events, validation, metric types, statuses.
         .target(name: "TaktDomain", swiftSettings: strict),
+        // Locks ThreadSanitizer can see (pthread mutexes), for every module that shares state across threads.
+        .target(name: "TaktSync", swiftSettings: strict),
         // The only Swift code that touches protobuf-c: C messages <-> domain types.
         .target(name: "TaktProto", dependencies: ["TaktDomain", "TaktProtoC", "CProtobufC"], swiftSettings: strict),
         // Frame layout of PROTOCOL.md: pure byte codec, no sockets.
@@ -37,23 +39,23 @@ let package = Package(
         // Sockets, system calls and the Dispatch-source channel that moves frames (the one place doing socket I/O).
         .target(name: "TaktPosix", dependencies: ["TaktWire"], swiftSettings: strict),
         // SQLite store: schema, migrations, group-commit writer, readers.
-        .target(name: "TaktStore", dependencies: ["TaktDomain", "CSQLite", .product(name: "Logging", package: "swift-log")],
+        .target(name: "TaktStore", dependencies: ["TaktDomain", "TaktSync", "CSQLite", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
         // Metric engine (spec sections 2–7) over an in-memory index of stored events.
-        .target(name: "TaktMetrics", dependencies: ["TaktDomain"], swiftSettings: strict),
+        .target(name: "TaktMetrics", dependencies: ["TaktDomain", "TaktSync"], swiftSettings: strict),
         // Deterministic realistic event streams (demo data, load generation).
         .target(name: "TaktSimulation", dependencies: ["TaktDomain"], swiftSettings: strict),
         // RPC server on Dispatch sources, and the Takt service behind it.
         .target(name: "TaktServer",
-                dependencies: ["TaktDomain", "TaktProto", "TaktWire", "TaktPosix", "TaktStore", "TaktMetrics",
+                dependencies: ["TaktDomain", "TaktSync", "TaktProto", "TaktWire", "TaktPosix", "TaktStore", "TaktMetrics",
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
         // Client library used by takt, takt-load and the tests.
-        .target(name: "TaktClient", dependencies: ["TaktDomain", "TaktProto", "TaktWire", "TaktPosix"],
+        .target(name: "TaktClient", dependencies: ["TaktDomain", "TaktSync", "TaktProto", "TaktWire", "TaktPosix"],
                 swiftSettings: strict),
 
         .executableTarget(name: "taktd",
-                          dependencies: ["TaktServer", "TaktDomain", "TaktSimulation", "TaktPosix", "TaktStore",
+                          dependencies: ["TaktServer", "TaktDomain", "TaktSync", "TaktSimulation", "TaktPosix", "TaktStore",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")],
                           swiftSettings: strict),
@@ -62,14 +64,14 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: strict),
         .executableTarget(name: "takt-load",
-                          dependencies: ["TaktClient", "TaktDomain", "TaktSimulation", "TaktPosix", "TaktProto", "TaktStore",
+                          dependencies: ["TaktClient", "TaktDomain", "TaktSync", "TaktSimulation", "TaktPosix", "TaktProto", "TaktStore",
                                          "TaktMetrics",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Histogram", package: "hdrhistogram-swift"),
                                          .product(name: "Logging", package: "swift-log")],
                           swiftSettings: strict),
         .executableTarget(name: "takt-gateway",
-                          dependencies: ["TaktClient", "TaktDomain", "TaktProto", "TaktStore", "TaktPosix",
+                          dependencies: ["TaktClient", "TaktDomain", "TaktSync", "TaktProto", "TaktStore", "TaktPosix",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")],
                           swiftSettings: strict),
@@ -78,8 +80,8 @@ let package = Package(
         .testTarget(name: "TaktSimulationTests", dependencies: ["TaktSimulation", "TaktDomain"]),
         .testTarget(name: "TaktProtoTests", dependencies: ["TaktProto", "TaktDomain"]),
         .testTarget(name: "TaktWireTests", dependencies: ["TaktWire", "TaktDomain"]),
-        .testTarget(name: "TaktStoreTests", dependencies: ["TaktStore", "TaktDomain"]),
-        .testTarget(name: "TaktMetricsTests", dependencies: ["TaktMetrics", "TaktDomain"]),
+        .testTarget(name: "TaktStoreTests", dependencies: ["TaktStore", "TaktDomain", "TaktSync"]),
+        .testTarget(name: "TaktMetricsTests", dependencies: ["TaktMetrics", "TaktDomain", "TaktSync"]),
         .testTarget(name: "EndToEndTests",
                     dependencies: ["TaktClient", "TaktServer", "TaktDomain", "TaktMetrics", "TaktSimulation", "TaktPosix",
                                    "TaktWire", "TaktProto"]),

@@ -1,9 +1,9 @@
 // The typed client: one logical connection to a taktd that reconnects with jittered exponential
 // backoff and retries calls that failed with a retryable status (every Takt method is idempotent).
-import Synchronization
 import TaktDomain
 import TaktPosix
 import TaktProto
+import TaktSync
 
 public struct RetryPolicy: Sendable {
     /// Attempts per call, the first included; 1 disables retries.
@@ -34,7 +34,7 @@ public struct ClientConfiguration: Sendable {
 
 public final class TaktClient: Sendable {
     public let configuration: ClientConfiguration
-    private let current = Mutex<ClientConnection?>(nil)
+    private let current = LockedValue<ClientConnection?>(nil)
 
     public init(_ configuration: ClientConfiguration) {
         self.configuration = configuration

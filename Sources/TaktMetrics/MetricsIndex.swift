@@ -1,7 +1,7 @@
 // The server's derived metric state: every accepted event, indexed so that a window query scans only the
 // events inside the window (plus one carry-in event per worker), exactly equal to `ReferenceMetrics`.
-import Synchronization
 import TaktDomain
+import TaktSync
 
 /// In-memory metric index over accepted events (spec/metrics.md sections 2–7).
 ///
@@ -15,7 +15,7 @@ import TaktDomain
 ///   chunk sums, and the times of low-confidence rejections.
 /// All columns live in chunks of ≤ 4,096 rows (`Series`), so a late insert costs one chunk, not a column.
 ///
-/// Concurrency: the whole state is one value guarded by a `Mutex`. A query copies it under the lock (a
+/// Concurrency: the whole state is one value guarded by a lock (`LockedValue`). A query copies it under the lock (a
 /// handful of reference-count increments), then computes on that immutable snapshot without the lock.
 /// `insert` mutates the state in place under the lock; when a query still holds a snapshot, copy-on-write
 /// duplicates only the chunks the insert touches. So a six-month query never blocks ingest, and every query
@@ -42,7 +42,7 @@ import TaktDomain
 ///   Drift means are computed from exact 2^-50 fixed-point sums (equal to the reference within ~1e-15).
 public final class MetricsIndex: Sendable {
     public let capMs: Int64
-    let state: Mutex<IndexState>
+    let state: LockedValue<IndexState>
 
     public convenience init(capMs: Int64 = MetricsFormula.defaultCapMs) {
         self.init(capMs: capMs, chunkCapacity: 4096)
@@ -52,7 +52,7 @@ public final class MetricsIndex: Sendable {
     init(capMs: Int64, chunkCapacity: Int) {
         precondition(capMs > 0 && capMs <= Int64(UInt32.max), "capMs must be in 1...\(UInt32.max)")
         self.capMs = capMs
-        self.state = Mutex(IndexState(chunkCapacity: chunkCapacity))
+        self.state = LockedValue(IndexState(chunkCapacity: chunkCapacity))
     }
 
     /// Adds accepted, already-deduplicated events (any event-time order). Re-inserting an identity is a

@@ -5,6 +5,7 @@ import Foundation
 import Synchronization
 import TaktDomain
 import TaktPosix
+import TaktSync
 
 /// What a token may do.
 public enum Role: String, Sendable, Codable, CaseIterable {
@@ -20,12 +21,12 @@ public enum Role: String, Sendable, Codable, CaseIterable {
 public final class TokenBucket: Sendable {
     public let ratePerSecond: Double
     public let burst: Double
-    private let state: Mutex<(tokens: Double, lastNs: UInt64)>
+    private let state: LockedValue<(tokens: Double, lastNs: UInt64)>
 
     public init(ratePerSecond: Double, burst: Double) {
         self.ratePerSecond = ratePerSecond
         self.burst = max(burst, 1)
-        state = Mutex((max(burst, 1), System.monotonicNs()))
+        state = LockedValue((max(burst, 1), System.monotonicNs()))
     }
 
     /// Takes `n` events' worth, or says how long to wait (ms). A batch larger than the burst is
@@ -124,7 +125,7 @@ public final class Authenticator: Sendable {
     }
 
     public let path: String
-    private let credentials: Mutex<[Credential]>
+    private let credentials: LockedValue<[Credential]>
     private let defaultRate: Double?
     private let defaultBurst: Double?
     /// Failed authentication attempts since start.
@@ -134,7 +135,7 @@ public final class Authenticator: Sendable {
         self.path = path
         self.defaultRate = defaultRate
         self.defaultBurst = defaultBurst
-        credentials = Mutex(try Self.load(path, defaultRate: defaultRate, defaultBurst: defaultBurst))
+        credentials = LockedValue(try Self.load(path, defaultRate: defaultRate, defaultBurst: defaultBurst))
     }
 
     public var tokenCount: Int { credentials.withLock { $0.count } }

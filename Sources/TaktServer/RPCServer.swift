@@ -7,6 +7,7 @@ import TaktDomain
 import TaktPosix
 import TaktProto
 import TaktWire
+import TaktSync
 
 public struct RPCServerConfiguration: Sendable {
     public var listen: SocketAddress = SocketAddress(host: "127.0.0.1", port: 7411)
@@ -59,7 +60,7 @@ public final class ServerCall: @unchecked Sendable {
     public let principal: Principal
     weak var connection: ServerConnection?
     private let finished = Atomic<Bool>(false)
-    private let cancelHook = Mutex<(@Sendable () -> Void)?>(nil)
+    private let cancelHook = LockedValue<(@Sendable () -> Void)?>(nil)
     let cancelledFlag = Atomic<Bool>(false)
 
     init(method: MethodID, callID: UInt32, payload: [UInt8], deadlineNs: UInt64?, peer: SocketAddress,
@@ -156,8 +157,8 @@ final class ConnectionShard: @unchecked Sendable {
     }
 
     let queue: DispatchQueue
-    let counts = Mutex<[MethodID: [StatusCode: UInt64]]>([:])
-    private let mailbox = Mutex<[Completion]>([])
+    let counts = LockedValue<[MethodID: [StatusCode: UInt64]]>([:])
+    private let mailbox = LockedValue<[Completion]>([])
 
     init(index: Int) {
         // Targets the width-limited global pool (about one thread per core) rather than an overcommit
@@ -203,7 +204,7 @@ public final class RPCServer: @unchecked Sendable {
     private var acceptSource: (any DispatchSourceRead)?
     private var sweepTimer: (any DispatchSourceTimer)?
     private var nextQueue = 0
-    let state = Mutex(State())
+    let state = LockedValue(State())
     public private(set) var boundAddress: SocketAddress?
 
     struct State {

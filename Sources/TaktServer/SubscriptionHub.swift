@@ -1,14 +1,14 @@
 // Live subscriptions: every committed event is offered to each matching subscriber.
-import Synchronization
 import TaktDomain
 import TaktProto
+import TaktSync
 
 final class SubscriptionHub: Sendable {
     private struct Subscriber {
         let call: ServerCall
         let filter: EventFilter
     }
-    private let subscribers = Mutex<(next: Int, all: [Int: Subscriber])>((0, [:]))
+    private let subscribers = LockedValue<(next: Int, all: [Int: Subscriber])>((0, [:]))
 
     var count: Int { subscribers.withLock { $0.all.count } }
 

@@ -8,9 +8,10 @@ import TaktMetrics
 import TaktPosix
 import TaktProto
 import TaktStore
+import TaktSync
 
 public final class TaktService: CallHandler, @unchecked Sendable {
-    // @unchecked: immutable references to thread-safe components, plus Mutex/Atomic counters.
+    // @unchecked: immutable references to thread-safe components, plus locked and atomic counters.
     public let store: EventStore
     public let index: MetricsIndex
     let hub: SubscriptionHub
@@ -19,7 +20,7 @@ public final class TaktService: CallHandler, @unchecked Sendable {
     let logger: Logger
     let durability: Durability
     private let startedNs = System.monotonicNs()
-    private let results = Mutex<[ResultCode: UInt64]>([:])
+    private let results = LockedValue<[ResultCode: UInt64]>([:])
     /// Queries and listings run here: concurrent, off the connection queues.
     private let queryQueue = DispatchQueue(label: "takt.query", attributes: .concurrent)
     weak var server: RPCServer?

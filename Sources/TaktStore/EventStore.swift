@@ -3,6 +3,7 @@
 @preconcurrency import Dispatch
 import Logging
 import TaktDomain
+import TaktSync
 
 /// `@unchecked Sendable`: every mutable field is either guarded by `lock` (the pending queue, flags,
 /// counters, the commit handler) or confined to `writerQueue` (`writer`); readers are checked out of

@@ -2,6 +2,7 @@
 @preconcurrency import Dispatch
 import CSQLite
 import TaktDomain
+import TaktSync
 
 /// Interned key → string id, as arrays indexed by key. Rows of the intern tables are never deleted or
 /// renamed once committed, so a reader may cache what it has seen and only load newer rows on a miss.

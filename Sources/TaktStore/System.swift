@@ -1,32 +1,9 @@
-// The few system calls the store needs: a mutex, the data directory, its lock file, file sizes, the clock.
+// The few system calls the store needs: the data directory, its lock file, file sizes, the clock.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-
-/// A pthread mutex. `@unchecked Sendable`: the mutex is the synchronization; the pointer never changes.
-final class Lock: @unchecked Sendable {
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-
-    init() {
-        mutex = .allocate(capacity: 1)
-        mutex.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(mutex, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
-
-    @inline(__always)
-    func withLock<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return try body()
-    }
-}
 
 enum System {
     static func errorText(_ err: Int32) -> String { String(cString: strerror(err)) }

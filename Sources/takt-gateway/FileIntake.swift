@@ -7,6 +7,7 @@ import Logging
 import Synchronization
 import TaktDomain
 import TaktPosix
+import TaktSync
 
 /// `--input`: `-` (stdin), a file path, or `unix:/path.sock`.
 enum InputSpec: Sendable, CustomStringConvertible {
@@ -57,7 +58,7 @@ final class IntakeContext: Sendable {
     let format: EventText.Format?
     let spooled: @Sendable () -> Void
     let stopping = Atomic<Bool>(false)
-    let state = Mutex(IntakeState())
+    let state = LockedValue(IntakeState())
 
     init(spool: Spool, logger: Logger, format: EventText.Format?, spooled: @escaping @Sendable () -> Void) {
         self.spool = spool

@@ -12,6 +12,7 @@ import TaktClient
 import TaktDomain
 import TaktPosix
 import TaktProto
+import TaktSync
 
 struct ForwarderOptions: Sendable {
     var address: SocketAddress
@@ -48,7 +49,7 @@ final class Forwarder: @unchecked Sendable {
     let options: ForwarderOptions
     let logger: Logger
     private let queue = DispatchQueue(label: "takt.gateway.forwarder")
-    private let published = Mutex(ForwarderState())
+    private let published = LockedValue(ForwarderState())
     private let kickPending = Atomic<Bool>(false)
 
     private var connection: ClientConnection?

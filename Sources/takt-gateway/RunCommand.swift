@@ -9,6 +9,7 @@ import Synchronization
 import TaktClient
 import TaktDomain
 import TaktPosix
+import TaktSync
 
 extension FullPolicy: ExpressibleByArgument {}
 
@@ -174,7 +175,7 @@ struct RunCommand: ParsableCommand {
         forwarder.start()
         reporter.start()
 
-        let outcome = Mutex<(ExitStatus, String)?>(nil)
+        let outcome = LockedValue<(ExitStatus, String)?>(nil)
         let finished = DispatchSemaphore(value: 0)
         let finish: @Sendable (ExitStatus, String) -> Void = { status, message in
             let first = outcome.withLock { o -> Bool in

@@ -1,12 +1,13 @@
 // The simulated clients: an ingest gateway (one connection, its own event feed) and a dashboard
 // issuing metric queries. Both run closed loop (keep `depth` calls in flight, send the next as one
 // completes) or open loop (a pacer calls `sendScheduled` on a fixed clock). Completions run on the
-// connection's queue; the little mutable state is behind a Mutex.
+// connection's queue; the little mutable state is behind a lock.
 import Synchronization
 import TaktClient
 import TaktDomain
 import TaktPosix
 import TaktProto
+import TaktSync
 
 /// What every client of one run shares.
 final class LoadContext: Sendable {
@@ -40,7 +41,7 @@ final class IngestGateway: Sendable {
     let kind: CallKind
     private let method: MethodID
     private let context: LoadContext
-    private let state: Mutex<State>
+    private let state: LockedValue<State>
 
     private struct State: Sendable {
         var feed: GatewayFeed
@@ -63,7 +64,7 @@ final class IngestGateway: Sendable {
         self.kind = batch == 1 ? .submitEvent : .submitBatch
         self.method = batch == 1 ? .submitEvent : .submitBatch
         self.context = context
-        self.state = Mutex(State(feed: feed))
+        self.state = LockedValue(State(feed: feed))
     }
 
     /// Calls answered with an ack / failed with a status.

@@ -3,6 +3,7 @@
 import Histogram
 import Synchronization
 import TaktDomain
+import TaktSync
 
 enum CallKind: Int, CaseIterable, Sendable {
     case submitEvent, submitBatch, queryFactory, queryWorkers, queryTimeline
@@ -54,7 +55,7 @@ struct KindTally: Sendable {
 
 final class Recorder: Sendable {
     private final class Shard: Sendable {
-        let tallies = Mutex<[CallKind: KindTally]>([:])
+        let tallies = LockedValue<[CallKind: KindTally]>([:])
     }
 
     private let shards: [Shard]

@@ -3,11 +3,11 @@ import ArgumentParser
 @preconcurrency import Dispatch
 import Foundation
 import Logging
-import Synchronization
 import TaktDomain
 import TaktPosix
 import TaktServer
 import TaktStore
+import TaktSync
 
 @main
 struct Taktd: ParsableCommand {
@@ -243,7 +243,7 @@ struct Taktd: ParsableCommand {
 
 /// The running server, for the signal handlers (nil while starting).
 final class ServerSlot: Sendable {
-    private let slot = Mutex<TaktServer?>(nil)
+    private let slot = LockedValue<TaktServer?>(nil)
     var server: TaktServer? {
         get { slot.withLock { $0 } }
         set { slot.withLock { $0 = newValue } }

@@ -2,7 +2,7 @@
 // TAKT_BENCH=1 swift test -c release -Xswiftc -enable-testing --scratch-path .build-metrics --filter MetricsBenchmarkTests
 // TAKT_BENCH_EVENTS (default 10,000,000) and TAKT_BENCH_DAYS (default 182) change the load.
 import Foundation
-import Synchronization
+import TaktSync
 import TaktDomain
 import Testing
 import TaktMetrics
@@ -49,8 +49,8 @@ struct MetricsBenchmarkTests {
         }
         let batches = (0..<51).map { _ in batch() }
         let alone = MetricsBenchmark.measure("insert 1000 (no queries)", runs: 50) { i in index.insert(batches[i]) }
-        let stop = Mutex(false)
-        let queries = Mutex(0)
+        let stop = LockedValue(false)
+        let queries = LockedValue(0)
         let full = TimeWindow(fromMs: shape.start, toMs: end)
         var threads: [Thread] = []
         for _ in 0..<2 {

@@ -2,6 +2,7 @@ import Glibc
 import Logging
 import TaktDomain
 @testable import TaktStore
+import TaktSync
 
 /// A fresh directory under /tmp, removed by `remove()`.
 struct TempDirectory {
