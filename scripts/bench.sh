@@ -2,7 +2,7 @@
 # The benchmark of issue 7: builds release binaries, measures the ceilings (raw SQLite insert loop of
 # the same rows, raw TCP ping-pong), runs the standard takt-load scenarios against a fresh taktd
 # (one per scenario, --durability full, loopback only), the 10-million-event metrics benchmark of
-# issue 5, and writes docs/BENCHMARKS.md. Finishes in under 10 minutes on the 2-core dev machine.
+# issue 5, and writes docs/BENCHMARKS.md. Takes about 10 minutes on the 2-core dev machine.
 #
 #   scripts/bench.sh            full run, writes docs/BENCHMARKS.md
 #   scripts/bench.sh --quick    smoke run (1-2 minutes), writes /tmp/takt-bench-quick.md
@@ -31,6 +31,7 @@ log() { echo "[bench $(date +%H:%M:%S)] $*" >&2; }
 if [ "$MODE" = full ]; then
     WARMUP=3; DURATION=20
     S1_PREGEN=12000000; S2_PREGEN=1000000
+    RUNS=3  # scenario 1 (each followed by its SQLite ceiling) and scenario 2a: medians of this many runs
     S3_CONNECTIONS=10000; S3_WARMUP=5; S3_DURATION=30
     S4_WARMUP=10; S4_DURATION=25
     S5_EVENTS=400000
@@ -39,6 +40,7 @@ if [ "$MODE" = full ]; then
 else
     WARMUP=1; DURATION=5
     S1_PREGEN=3000000; S2_PREGEN=250000
+    RUNS=1
     S3_CONNECTIONS=10000; S3_WARMUP=2; S3_DURATION=10
     S4_WARMUP=3; S4_DURATION=6
     S5_EVENTS=60000
@@ -129,20 +131,26 @@ start_taktd rpc && "$BIN/takt-load" ceiling rpc --server "$ADDR" --seconds "$TCP
 echo $? > "$RES/rpc-roundtrips.rc"
 stop_taktd
 
-log "scenario 1: batched ingest, 8 connections x 500 per batch, closed loop"
-start_taktd s1 && load s1 --connections 8 --batch 500 --warmup "$WARMUP" --duration "$DURATION" --pregenerate "$S1_PREGEN" --seed 1
-stop_taktd
-
-# The SQLite ceiling inserts the same rows as scenario 1 sent: the same seed and options, as many events
-# as it answered (warm-up included), low-confidence ones left out as the server leaves them out. So both
-# end with a database of the same size: SQLite's insert slows down as its index grows (about 10 % from
-# 1 to 8 million rows here).
-SQLITE_ROWS=$(jq -r '([.serverAfter.results[]] | add) - ([.serverBefore.results[]] | add // 0)' "$RES/s1.json" 2>/dev/null || echo "")
-if ! [[ "$SQLITE_ROWS" =~ ^[0-9]+$ ]] || [ "$SQLITE_ROWS" -lt 100000 ]; then SQLITE_ROWS=$SQLITE_ROWS_FALLBACK; fi
-log "ceiling: raw SQLite insert of scenario 1's rows ($SQLITE_ROWS events sent)"
-"$BIN/takt-load" ceiling sqlite --connections 8 --batch 500 --seed 1 --events "$SQLITE_ROWS" --dir "$WORK/ceiling" \
-    --durability full --repeat 2 --json > "$RES/ceiling-sqlite.json" 2> "$WORK/ceiling-sqlite.log"
-echo $? > "$RES/ceiling-sqlite.rc"
+# Scenario 1 and the raw SQLite ceiling alternate, $RUNS times each, and the report compares their medians:
+# on a shared machine the same binary varies by ±10 % between runs minutes apart, so one run of each
+# would judge the noise as much as the code. Each ceiling run inserts the rows the scenario run before it
+# sent: the same seed and options, as many events as it answered (warm-up included), low-confidence ones
+# left out as the server leaves them out. So both end with a database of the same size: SQLite's insert
+# slows down as its index grows (about 10 % from 1 to 8 million rows here).
+SQLITE_ROWS=""
+for run in $(seq 1 "$RUNS"); do
+    log "scenario 1 (run $run of $RUNS): batched ingest, 8 connections x 500 per batch, closed loop"
+    start_taktd "s1-$run" && load "s1-$run" --connections 8 --batch 500 --warmup "$WARMUP" --duration "$DURATION" \
+        --pregenerate "$S1_PREGEN" --seed 1
+    stop_taktd
+    rows=$(jq -r '([.serverAfter.results[]] | add) - ([.serverBefore.results[]] | add // 0)' "$RES/s1-$run.json" 2>/dev/null || echo "")
+    if ! [[ "$rows" =~ ^[0-9]+$ ]] || [ "$rows" -lt 100000 ]; then rows=$SQLITE_ROWS_FALLBACK; fi
+    [ -n "$SQLITE_ROWS" ] || SQLITE_ROWS=$rows
+    log "ceiling (run $run of $RUNS): raw SQLite insert of scenario 1's rows ($rows events sent)"
+    "$BIN/takt-load" ceiling sqlite --connections 8 --batch 500 --seed 1 --events "$rows" --dir "$WORK/ceiling" \
+        --durability full --repeat 1 --json > "$RES/ceiling-sqlite-$run.json" 2> "$WORK/ceiling-sqlite-$run.log"
+    echo $? > "$RES/ceiling-sqlite-$run.rc"
+done
 log "ceiling: the store alone (the same rows, no network), metric index off, then on"
 "$BIN/takt-load" ceiling store --connections 8 --batch 500 --seed 1 --events "$SQLITE_ROWS" --dir "$WORK/ceiling" \
     --durability full --json > "$RES/ceiling-store.json" 2> "$WORK/ceiling-store.log"
@@ -155,9 +163,12 @@ log "ceiling: $SQLITE_V1_ROWS of those rows under store schema v1 (for compariso
     --durability full --repeat 2 --schema-version 1 --json > "$RES/ceiling-sqlite-v1.json" 2> "$WORK/ceiling-sqlite-v1.log"
 echo $? > "$RES/ceiling-sqlite-v1.rc"
 
-log "scenario 2a: single events, 64 connections, closed loop"
-start_taktd s2-closed && load s2-closed --connections 64 --batch 1 --warmup "$WARMUP" --duration "$DURATION" --pregenerate "$S2_PREGEN" --seed 2
-stop_taktd
+for run in $(seq 1 "$RUNS"); do
+    log "scenario 2a (run $run of $RUNS): single events, 64 connections, closed loop"
+    start_taktd "s2-closed-$run" && load "s2-closed-$run" --connections 64 --batch 1 --warmup "$WARMUP" --duration "$DURATION" \
+        --pregenerate "$S2_PREGEN" --seed 2
+    stop_taktd
+done
 
 log "scenario 2b: single events, 64 connections, open loop 20,000 events/s"
 start_taktd s2-open && load s2-open --connections 64 --batch 1 --rate 20000 --warmup "$WARMUP" --duration "$DURATION" --seed 3
