@@ -33,20 +33,10 @@ fi
 
 reports=$(mktemp -d "${TMPDIR:-/tmp}/takt-$short.XXXXXX")
 # Reports that are the tools' blind spots, not our bugs (each checked by hand; see the comments).
-cat >"$reports/asan.supp" <<'SUPP'
-# dispatchMain() ends the main thread with pthread_exit: the frame that called it keeps its redzones,
-# and libdispatch (not instrumented) later handles a signal on that reused stack, so sigfillset's
-# interceptor "overflows" a stale redzone. Seen whenever taktd gets SIGTERM.
-interceptor_via_fun:_dispatch_sigmask
-SUPP
 cat >"$reports/lsan.supp" <<'SUPP'
 # Swift keeps a weak reference's side table as a shifted pointer inside the object's refcount word,
 # which LeakSanitizer cannot follow: the side table of any object alive at exit looks leaked.
 leak:formWeakReference
-# taktd's main thread sets up the server and parks in dispatchMain(), which ends that thread with
-# pthread_exit: what its frames held (the parsed command, the signal sources) lives until exit but
-# is no longer reachable from a scanned stack. Leaks on the server's own threads are still reported.
-leak:taktd_main
 # XCTest's runner keeps its suite objects until exit.
 leak:libXCTest.so
 # Foundation's Data keeps its storage object in an enum payload with tag bits, which LeakSanitizer
@@ -73,7 +63,7 @@ export SWIFT_BACKTRACE=enable=no  # Swift's crash handler and the sanitizers fig
 # Reports of every process (the test runner and each taktd / takt it starts) go to files.
 # Full unwinding at malloc: the fast unwinder stops at libdispatch (no frame pointers), and a
 # suppression can only match frames it sees (taktd's signal queue then shows up as a leak).
-export ASAN_OPTIONS="log_path=$reports/asan:suppressions=$reports/asan.supp:detect_leaks=1:fast_unwind_on_malloc=0:${ASAN_OPTIONS:-}"
+export ASAN_OPTIONS="log_path=$reports/asan:detect_leaks=1:fast_unwind_on_malloc=0:${ASAN_OPTIONS:-}"
 export LSAN_OPTIONS="suppressions=$reports/lsan.supp:print_suppressions=0:${LSAN_OPTIONS:-}"
 export TSAN_OPTIONS="log_path=$reports/tsan:suppressions=$reports/tsan.supp:halt_on_error=0:second_deadlock_stack=1:${TSAN_OPTIONS:-}"
 

@@ -42,7 +42,7 @@ enum DemoData {
     }
 }
 
-/// A semaphore the demo loader can hand to a Task (waiting here happens before dispatchMain).
+/// A semaphore the demo loader can hand to a Task (waiting here happens before the main thread parks).
 final class DispatchSemaphoreBox: @unchecked Sendable {
     // @unchecked: DispatchSemaphore is thread-safe.
     private let s = DispatchSemaphore(value: 0)
