@@ -8,8 +8,15 @@ public final class Database {
     private(set) var handle: OpaquePointer?
     let path: String
 
+    /// Process-wide settings, applied once before the first connection initializes SQLite: no memory
+    /// statistics, whose mutex every allocation took (about 5 % of the writer's time in `perf`).
+    private static let configured: Void = {
+        _ = takt_sqlite3_disable_memstatus()
+    }()
+
     /// Opens (creating when `create`) the database at `path`.
     public init(path: String, readOnly: Bool = false, create: Bool = true) throws(StoreError) {
+        Self.configured
         self.path = path
         var flags = SQLITE_OPEN_NOMUTEX
         flags |= readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE
