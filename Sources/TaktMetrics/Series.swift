@@ -16,8 +16,6 @@ protocol SeriesChunk: Sendable {
     init()
     var times: [Int64] { get }
     mutating func insert(_ row: Row, at index: Int)
-    /// Appends rows `range` of `other` (which must sort after this chunk's rows).
-    mutating func append(rowsOf other: Self, _ range: Range<Int>)
     mutating func removeFirst() -> Row
     mutating func removeLast() -> Row
     /// Bytes reserved by the columns (capacity, not count).
@@ -166,10 +164,21 @@ struct Series<Chunk: SeriesChunk>: Sendable {
         count += added
     }
 
+    /// Bytes reserved by all chunks.
+    var allocatedBytes: Int { chunks.reduce(chunks.capacity * MemoryLayout<Chunk>.stride) { $0 + $1.allocatedBytes } }
+
+    /// Mutates the chunk holding `p` in place.
+    mutating func withChunk<R>(at p: SeriesPosition, _ body: (inout Chunk, Int) -> R) -> R {
+        body(&chunks[p.chunk], p.row)
+    }
+}
+
+/// Only confidence series take a commit's rows as one merge (`VersionStore.insertAccepted(sorted:)`).
+extension Series where Chunk == ConfidenceChunk {
     /// Appends the rows of `rows` (sorted, and in order with the chunks around chunk `ci`, after its last row)
     /// to chunk `ci` up to `chunkCapacity`, and the rest to new chunks inserted right after it, each full but
     /// the last. `added` is how many of them are new to the series (the others were taken out of chunk `ci`).
-    mutating func spill(_ rows: Chunk, into ci: Int, added: Int) {
+    mutating func spill(_ rows: ConfidenceChunk, into ci: Int, added: Int) {
         let total = rows.times.count
         let room = Swift.max(0, chunkCapacity - chunks[ci].times.count)
         var i = Swift.min(room, total)
@@ -177,10 +186,10 @@ struct Series<Chunk: SeriesChunk>: Sendable {
             growChunk(ci, toHold: chunks[ci].times.count + i)
             chunks[ci].append(rowsOf: rows, 0..<i)
         }
-        var fresh: [Chunk] = []
+        var fresh: [ConfidenceChunk] = []
         while i < total {
             let n = Swift.min(chunkCapacity, total - i)
-            var chunk = Chunk()
+            var chunk = ConfidenceChunk()
             chunk.reserve(n)
             chunk.append(rowsOf: rows, i..<(i + n))
             fresh.append(chunk)
@@ -188,14 +197,6 @@ struct Series<Chunk: SeriesChunk>: Sendable {
         }
         chunks.insert(contentsOf: fresh, at: ci + 1)
         count += added
-    }
-
-    /// Bytes reserved by all chunks.
-    var allocatedBytes: Int { chunks.reduce(chunks.capacity * MemoryLayout<Chunk>.stride) { $0 + $1.allocatedBytes } }
-
-    /// Mutates the chunk holding `p` in place.
-    mutating func withChunk<R>(at p: SeriesPosition, _ body: (inout Chunk, Int) -> R) -> R {
-        body(&chunks[p.chunk], p.row)
     }
 }
 
@@ -209,10 +210,6 @@ struct StateChunk: SeriesChunk {
     mutating func insert(_ row: (Int64, UInt32), at index: Int) {
         times.insert(row.0, at: index)
         codes.insert(row.1, at: index)
-    }
-    mutating func append(rowsOf other: StateChunk, _ range: Range<Int>) {
-        times.append(contentsOf: other.times[range])
-        codes.append(contentsOf: other.codes[range])
     }
     mutating func removeFirst() -> (Int64, UInt32) { (times.removeFirst(), codes.removeFirst()) }
     mutating func removeLast() -> (Int64, UInt32) { (times.removeLast(), codes.removeLast()) }
@@ -237,11 +234,6 @@ struct StationChunk: SeriesChunk {
         times.insert(row.0, at: index)
         lengths.insert(row.1, at: index)
         codes.insert(row.2, at: index)
-    }
-    mutating func append(rowsOf other: StationChunk, _ range: Range<Int>) {
-        times.append(contentsOf: other.times[range])
-        lengths.append(contentsOf: other.lengths[range])
-        codes.append(contentsOf: other.codes[range])
     }
     mutating func removeFirst() -> (Int64, UInt32, UInt32) {
         (times.removeFirst(), lengths.removeFirst(), codes.removeFirst())
@@ -335,7 +327,6 @@ struct TimeChunk: SeriesChunk {
     var times: [Int64] = []
     init() {}
     mutating func insert(_ row: Int64, at index: Int) { times.insert(row, at: index) }
-    mutating func append(rowsOf other: TimeChunk, _ range: Range<Int>) { times.append(contentsOf: other.times[range]) }
     mutating func removeFirst() -> Int64 { times.removeFirst() }
     mutating func removeLast() -> Int64 { times.removeLast() }
     var allocatedBytes: Int { times.capacity * 8 }
