@@ -126,10 +126,12 @@ public final class ClientConnection: @unchecked Sendable {
         let timer = DispatchSource.makeTimerSource(queue: queue)
         let period = max(interval / 2, 100)
         timer.schedule(deadline: .now() + .milliseconds(period), repeating: .milliseconds(period))
-        timer.setEventHandler { [weak self] in
-            guard let self, !self.channel.isClosed else { return }
-            let quiet = (System.monotonicNs() - self.channel.lastReadNs) / 1_000_000
-            if quiet >= UInt64(period) { self.channel.send(Frame(type: .ping, param: UInt32(truncatingIfNeeded: quiet))) }
+        // Strong captures (here and in the deadline timer): the channel's handler already keeps the
+        // connection alive until it closes, and closing cancels both timers, which releases them.
+        timer.setEventHandler { [self] in
+            guard !channel.isClosed else { return }
+            let quiet = (System.monotonicNs() - channel.lastReadNs) / 1_000_000
+            if quiet >= UInt64(period) { channel.send(Frame(type: .ping, param: UInt32(truncatingIfNeeded: quiet))) }
         }
         timer.resume()
         keepaliveTimer = timer
@@ -304,7 +306,7 @@ public final class ClientConnection: @unchecked Sendable {
     private func armDeadlineTimer(at ns: UInt64) {
         if deadlineTimer == nil {
             let t = DispatchSource.makeTimerSource(queue: queue)
-            t.setEventHandler { [weak self] in self?.expireDeadlines() }
+            t.setEventHandler { [self] in expireDeadlines() }
             t.schedule(deadline: .distantFuture)
             t.resume()
             deadlineTimer = t
@@ -362,11 +364,13 @@ public final class ClientConnection: @unchecked Sendable {
 /// Cancels the call it was returned for.
 public final class CallHandle: @unchecked Sendable {
     // @unchecked: callID is written once on the connection queue before any cancel can be queued behind it.
-    weak var connection: ClientConnection?
+    // Strong: a weak reference would give the connection a side table and send every retain and
+    // release of it through the runtime's slow path. Holding a handle keeps its connection object alive.
+    let connection: ClientConnection
     var callID: UInt32 = 0
     init(connection: ClientConnection) { self.connection = connection }
     public func cancel() {
-        guard let c = connection else { return }
+        let c = connection
         c.queue.async { [self] in
             if callID != 0 { c.cancel(callID: callID) }
         }

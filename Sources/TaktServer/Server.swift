@@ -66,7 +66,6 @@ public final class TaktServer: @unchecked Sendable {
                                   durability: configuration.store.durability, logger: logger)
         service.attach()
         let rpc = RPCServer(configuration: configuration.rpc, handler: service, logger: logger)
-        service.server = rpc
         let address: SocketAddress
         do {
             address = try rpc.start()

@@ -23,7 +23,6 @@ public final class TaktService: CallHandler, @unchecked Sendable {
     private let results = LockedValue<[ResultCode: UInt64]>([:])
     /// Queries and listings run here: concurrent, off the connection queues.
     private let queryQueue = DispatchQueue(label: "takt.query", attributes: .concurrent)
-    weak var server: RPCServer?
     public static let version = "0.1.0"
 
     init(store: EventStore, index: MetricsIndex, policy: AcceptancePolicy, maxBatchEvents: Int, durability: Durability,
@@ -275,26 +274,26 @@ public final class TaktService: CallHandler, @unchecked Sendable {
         call.respond(status.protobufBytes())
     }
 
-    public func statistics() -> ServerStats {
+    /// `server` comes from the call (its connection's server) rather than a back reference: a weak
+    /// reference would put the server's reference counting on the runtime's slow path for every call.
+    func statistics(of server: RPCServer) -> ServerStats {
         let s = store.stats()
-        let rpc = server?.statistics() ?? (open: 0, total: 0, methods: [])
+        let rpc = server.statistics()
         var stats = ServerStats(
             uptimeMs: Int64((System.monotonicNs() - startedNs) / 1_000_000),
             connectionsOpen: rpc.open, connectionsTotal: rpc.total, methods: rpc.methods,
             results: results.withLock { $0 }, eventsStored: s.events, storeBytes: s.databaseBytes, walBytes: s.walBytes,
             commits: s.commits, subscribers: UInt64(hub.count), version: Self.version,
             durability: durability.rawValue, strict: policy.strict)
-        if let server {
-            let c = server.configuration
-            stats.inFlightBytes = UInt64(max(server.inFlightBytes, 0))
-            stats.authFailures = c.authenticator?.failures.load(ordering: .relaxed) ?? 0
-            stats.auth = c.authenticator != nil ? "tokens" : (c.listen.isLoopback ? "none (loopback only)" : "none, INSECURE")
-        }
+        let c = server.configuration
+        stats.inFlightBytes = UInt64(max(server.inFlightBytes, 0))
+        stats.authFailures = c.authenticator?.failures.load(ordering: .relaxed) ?? 0
+        stats.auth = c.authenticator != nil ? "tokens" : (c.listen.isLoopback ? "none (loopback only)" : "none, INSECURE")
         return stats
     }
 
     private func stats(_ call: ServerCall) throws {
         _ = try StatsRequest(protobuf: call.payload)
-        call.respond(statistics().protobufBytes())
+        call.respond(statistics(of: call.connection.server).protobufBytes())
     }
 }
