@@ -171,9 +171,12 @@ public final class EventStore: @unchecked Sendable {
     }
 
     private func takeTurn() -> Turn {
-        lock.withLock { () -> Turn in
+        // Taken jobs are released after the lock is dropped: destroying a few hundred closures and
+        // event arrays under it (as `removeAll` did) held up every connection thread's `enqueue`.
+        var taken: [Job] = []
+        return lock.withLock { () -> Turn in
             guard pendingHead < pending.count else {
-                pending.removeAll(keepingCapacity: true)
+                swap(&taken, &pending)
                 pendingHead = 0
                 drainScheduled = false
                 return .idle
@@ -191,7 +194,11 @@ public final class EventStore: @unchecked Sendable {
                 pendingEvents -= items.count
                 pendingHead += 1
             }
-            if pendingHead > 4_096 && pendingHead * 2 > pending.count {  // compact now and then
+            if pendingHead == pending.count {  // took everything (the usual case)
+                swap(&taken, &pending)
+                pending.reserveCapacity(batch.count)
+                pendingHead = 0
+            } else if pendingHead > 4_096 && pendingHead * 2 > pending.count {  // compact now and then
                 pending.removeFirst(pendingHead)
                 pendingHead = 0
             }
