@@ -30,8 +30,8 @@ log() { echo "[bench $(date +%H:%M:%S)] $*" >&2; }
 # (about 1 µs per event) from taktd on this 2-core machine.
 if [ "$MODE" = full ]; then
     WARMUP=3; DURATION=20
-    S1_PREGEN=12000000; S2_PREGEN=1000000
-    RUNS=3  # scenario 1 (each followed by its SQLite ceiling) and scenario 2a: medians of this many runs
+    S1_PREGEN=12000000; S2_PREGEN=1000000; S2C_PREGEN=4500000
+    RUNS=3  # scenario 1 (each followed by its SQLite ceiling), 2a and 2c: medians of this many runs
     S3_CONNECTIONS=10000; S3_WARMUP=5; S3_DURATION=30
     S4_WARMUP=10; S4_DURATION=25
     S5_EVENTS=400000
@@ -39,7 +39,7 @@ if [ "$MODE" = full ]; then
     METRICS_EVENTS=10000000; METRICS_RUNS=41; METRICS_LONG_RUNS=5
 else
     WARMUP=1; DURATION=5
-    S1_PREGEN=3000000; S2_PREGEN=250000
+    S1_PREGEN=3000000; S2_PREGEN=250000; S2C_PREGEN=1000000
     RUNS=1
     S3_CONNECTIONS=10000; S3_WARMUP=2; S3_DURATION=10
     S4_WARMUP=3; S4_DURATION=6
@@ -174,7 +174,16 @@ log "scenario 2b: single events, 64 connections, open loop 20,000 events/s"
 start_taktd s2-open && load s2-open --connections 64 --batch 1 --rate 20000 --warmup "$WARMUP" --duration "$DURATION" --seed 3
 stop_taktd
 
-log "scenario 2c (no target): single events, 64 connections, closed loop, 4 calls in flight each"
+# Issue 4 does not say how many calls each connection keeps in flight; the protocol multiplexes calls on a
+# connection (as gRPC does with HTTP/2 streams), so 2c measures single events with 16 in flight on each.
+for run in $(seq 1 "$RUNS"); do
+    log "scenario 2c (run $run of $RUNS): single events, 64 connections, closed loop, 16 calls in flight each"
+    start_taktd "s2-pipelined-$run" && load "s2-pipelined-$run" --connections 64 --batch 1 --depth 16 --warmup "$WARMUP" \
+        --duration "$DURATION" --pregenerate "$S2C_PREGEN" --seed 8
+    stop_taktd
+done
+
+log "scenario 2d (no target): single events, 64 connections, closed loop, 4 calls in flight each"
 start_taktd s2-depth4 && load s2-depth4 --connections 64 --batch 1 --depth 4 --warmup "$WARMUP" --duration "$DURATION" \
     --pregenerate "$S2_PREGEN" --seed 7
 stop_taktd
