@@ -2,7 +2,7 @@
 # The benchmark of issue 7: builds release binaries, measures the ceilings (raw SQLite insert loop of
 # the same rows, raw TCP ping-pong), runs the standard takt-load scenarios against a fresh taktd
 # (one per scenario, --durability full, loopback only), the 10-million-event metrics benchmark of
-# issue 5, and writes docs/BENCHMARKS.md. Takes about 10 minutes on the 2-core dev machine.
+# issue 5, and writes docs/BENCHMARKS.md. Takes about 11 minutes on the 2-core dev machine.
 #
 #   scripts/bench.sh            full run, writes docs/BENCHMARKS.md
 #   scripts/bench.sh --quick    smoke run (1-2 minutes), writes /tmp/takt-bench-quick.md
