@@ -162,7 +162,7 @@ struct ProtoDecoder<CMessage, Value>: Sendable {
         var allocator = TaktBudgetAllocator()
         // The allocator's `allocator_data` points at itself, so it is set up where it stays put.
         return withUnsafeMutablePointer(to: &allocator) { a in
-            takt_budget_allocator_init(a, budget)
+            takt_budget_allocator_init(a, budget, bytes.count)
             let base = UnsafeMutableRawPointer(a).assumingMemoryBound(to: ProtobufCAllocator.self)
             let result = unpackAndMap(bytes, base, a)
             takt_budget_allocator_release(a)

@@ -162,7 +162,10 @@ final class ConnectionShard: @unchecked Sendable {
 
     let queue: DispatchQueue
     let counts = LockedValue<[MethodID: [StatusCode: UInt64]]>([:])
-    private let mailbox = LockedValue<[Completion]>([])
+    /// Completions waiting, and an emptied buffer to take their place: delivering swaps the two, so
+    /// steady state allocates nothing (taking a copy and `removeAll(keepingCapacity:)` allocated a
+    /// fresh buffer, often tens of KiB, on every delivery).
+    private let mailbox = LockedValue<(waiting: [Completion], spare: [Completion])>(([], []))
 
     init(index: Int) {
         // Targets the width-limited global pool (about one thread per core) rather than an overcommit
@@ -175,22 +178,26 @@ final class ConnectionShard: @unchecked Sendable {
     /// posted before that batch runs.
     func post(_ completion: Completion) {
         let first = mailbox.withLock { m -> Bool in
-            m.append(completion)
-            return m.count == 1
+            m.waiting.append(completion)
+            return m.waiting.count == 1
         }
         if first { queue.async { self.deliver() } }
     }
 
     private func deliver() {
-        let batch = mailbox.withLock { m -> [Completion] in
-            let b = m
-            m.removeAll(keepingCapacity: true)
-            return b
+        var batch: [Completion] = []
+        mailbox.withLock { m in
+            swap(&batch, &m.waiting)
+            swap(&m.waiting, &m.spare)
         }
         for c in batch { c.connection.complete(c.call, frame: c.frame, status: c.status) }
         // One write per connection for the whole batch.
         var flushed = Set<ObjectIdentifier>()
         for c in batch where flushed.insert(ObjectIdentifier(c.connection)).inserted { c.connection.channel.flush() }
+        batch.removeAll(keepingCapacity: true)  // the only reference now: keeps the buffer
+        mailbox.withLock { m in
+            if m.spare.capacity < batch.capacity { swap(&m.spare, &batch) }
+        }
     }
 }
 

@@ -21,9 +21,11 @@ typedef struct {
     unsigned char *next;       // bump pointer in the current block
     size_t remaining;          // bytes left after `next`
     size_t arena_bytes;        // bytes of all arena blocks
+    size_t block_size;         // size of the next arena block
 } TaktBudgetAllocator;
 
-void takt_budget_allocator_init(TaktBudgetAllocator *a, size_t budget);
+/// `payload_bytes` (the wire size) sizes the first arena block; later blocks double, up to 64 KiB.
+void takt_budget_allocator_init(TaktBudgetAllocator *a, size_t budget, size_t payload_bytes);
 /// Frees the arena blocks. Call once the unpacked message is freed (or was never made).
 void takt_budget_allocator_release(TaktBudgetAllocator *a);
 #endif
