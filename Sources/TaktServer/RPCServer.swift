@@ -49,7 +49,7 @@ public struct RPCServerConfiguration: Sendable {
 
 /// One call as the service sees it. Thread-safe: complete it from any thread, exactly once.
 public final class ServerCall: @unchecked Sendable {
-    // @unchecked: immutable fields plus an atomic flag and a mutex-guarded cancel hook.
+    // @unchecked: immutable fields, atomic flags, and a cancel hook confined to the connection's queue.
     public let method: MethodID
     public let callID: UInt32
     public let payload: [UInt8]
@@ -64,7 +64,9 @@ public final class ServerCall: @unchecked Sendable {
     /// connection closes, and then only the service holds it until it completes.
     let connection: ServerConnection
     private let finished = Atomic<Bool>(false)
-    private let cancelHook = LockedValue<(@Sendable () -> Void)?>(nil)
+    /// Set and run only on the connection's queue (`handle` runs there, and so does every cancellation),
+    /// so it needs no lock: a lock per call was an allocation per call for a hook only streams use.
+    private var cancelHook: (@Sendable () -> Void)?
     let cancelledFlag = Atomic<Bool>(false)
 
     init(method: MethodID, callID: UInt32, payload: [UInt8], deadlineNs: UInt64?, peer: SocketAddress,
@@ -82,22 +84,18 @@ public final class ServerCall: @unchecked Sendable {
     public var isExpired: Bool { deadlineNs.map { System.monotonicNs() >= $0 } ?? false }
 
     /// Runs `hook` when the client cancels (or the connection closes); at once if that already happened.
+    /// Call it from `CallHandler.handle`, on the connection's queue.
     public func onCancel(_ hook: @escaping @Sendable () -> Void) {
-        let runNow = cancelHook.withLock { h -> Bool in
-            if isCancelled { return true }
-            h = hook
-            return false
-        }
-        if runNow { hook() }
+        dispatchPrecondition(condition: .onQueue(connection.channel.queue))
+        if isCancelled { return hook() }
+        cancelHook = hook
     }
 
+    /// On the connection's queue.
     func markCancelled() {
         cancelledFlag.store(true, ordering: .relaxed)
-        let hook = cancelHook.withLock { h -> (@Sendable () -> Void)? in
-            let x = h
-            h = nil
-            return x
-        }
+        let hook = cancelHook
+        cancelHook = nil
         hook?()
     }
 

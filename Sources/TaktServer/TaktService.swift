@@ -102,6 +102,22 @@ public final class TaktService: CallHandler, @unchecked Sendable {
         results.withLock { r in for c in codes { r[c, default: 0] += 1 } }
     }
 
+    /// Where one incoming event goes: to the store (to be stored, or recorded as low-confidence), or
+    /// straight back with the rejection that needs no store.
+    private enum Admission {
+        case store(IngestItem)
+        case answer(EventResult)
+    }
+
+    private func classify(_ e: IncomingEvent, nowMs: Int64) -> Admission {
+        switch (e.precheck(policy, nowMs: nowMs), e.event) {
+        case (nil, let event?): return .store(.candidate(event))
+        case (let rejection?, let event?) where rejection.code == .lowConfidence: return .store(.lowConfidence(event))
+        case (let rejection?, _): return .answer(rejection)
+        case (nil, nil): return .answer(EventResult(.invalid, "event could not be decoded"))
+        }
+    }
+
     /// Prechecks every event, stores the storable ones in one submission, answers with one result per event.
     private func ingest(_ incoming: [IncomingEvent],
                         done: @escaping @Sendable (Result<[EventResult], RPCError>) -> Void) {
@@ -112,16 +128,12 @@ public final class TaktService: CallHandler, @unchecked Sendable {
         items.reserveCapacity(incoming.count)
         positions.reserveCapacity(incoming.count)
         for (i, e) in incoming.enumerated() {
-            if let rejection = e.precheck(policy, nowMs: now) {
-                if rejection.code == .lowConfidence, let ev = e.event {
-                    items.append(.lowConfidence(ev))
-                    positions.append(i)
-                } else {
-                    results[i] = rejection
-                }
-            } else if let ev = e.event {
-                items.append(.candidate(ev))
+            switch classify(e, nowMs: now) {
+            case .store(let item):
+                items.append(item)
                 positions.append(i)
+            case .answer(let result):
+                results[i] = result
             }
         }
         if items.isEmpty {
@@ -147,7 +159,7 @@ public final class TaktService: CallHandler, @unchecked Sendable {
     }
 
     /// Site permission for every decodable event, then the token's rate limit.
-    private func admit(_ events: [IncomingEvent], _ call: ServerCall) throws(RPCError) {
+    private func admit(_ events: some Collection<IncomingEvent>, _ call: ServerCall) throws(RPCError) {
         let p = call.principal
         if p.sites != nil {
             try p.authorizeWrite(sites: Set(events.compactMap { $0.event?.effectiveSiteID }))
@@ -159,13 +171,24 @@ public final class TaktService: CallHandler, @unchecked Sendable {
         }
     }
 
+    /// The same rules as a one-event batch, without the batch's bookkeeping arrays (single events are
+    /// the most frequent call and the dearest per event).
     private func submitEvent(_ call: ServerCall) throws {
         let event = try IncomingEvent(protobuf: call.payload)
-        try admit([event], call)
-        ingest([event]) { r in
-            switch r {
-            case .success(let results): call.respond(results[0].protobufBytes())
-            case .failure(let e): call.fail(e)
+        try admit(CollectionOfOne(event), call)
+        switch classify(event, nowMs: System.nowMs()) {
+        case .answer(let result):
+            count(CollectionOfOne(result.code))
+            call.respond(result.protobufBytes())
+        case .store(let item):
+            store.submit([item]) { [self] outcome in
+                switch outcome {
+                case .success(let stored):
+                    count(CollectionOfOne(stored[0].code))
+                    call.respond(stored[0].protobufBytes())
+                case .failure(let error):
+                    call.fail(error.rpcError)
+                }
             }
         }
     }
