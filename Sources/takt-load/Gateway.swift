@@ -178,11 +178,13 @@ final class IngestGateway: Sendable {
         do {
             if kind == .submitEvent {
                 let r = try EventResult(protobuf: bytes)
-                return CallOutcome(status: "OK", codes: [r.code: 1])
+                var codes = CodeCounts()
+                codes.add(r.code)
+                return CallOutcome(status: "OK", codes: codes)
             }
             let ack = try BatchAck(protobuf: bytes)
-            var codes: [ResultCode: Int] = [:]
-            for c in ack.codes { codes[c, default: 0] += 1 }
+            var codes = CodeCounts()
+            for c in ack.codes { codes.add(c) }
             return CallOutcome(status: "OK", codes: codes)
         } catch {
             return CallOutcome(status: "UNDECODABLE_ACK")

@@ -258,11 +258,11 @@ struct Run: AsyncParsableCommand {
         for kind in CallKind.allCases {
             guard let t = tallies[kind] else { continue }
             for (s, n) in t.statuses { statuses[s, default: 0] += n }
-            for (c, n) in t.codes { codes[c, default: 0] += n }
+            for (c, n) in t.codes.dictionary { codes[c, default: 0] += n }
             let w = windowSnapshot[kind]
             kindSummaries.append(KindSummary(
                 kind: kind.name, calls: t.calls, events: t.events, statuses: t.statuses,
-                results: Dictionary(uniqueKeysWithValues: t.codes.map { ($0.key.name, $0.value) }),
+                results: Dictionary(uniqueKeysWithValues: t.codes.dictionary.map { ($0.key.name, $0.value) }),
                 callsPerSecond: measured > 0 ? Double(w?.windowCalls ?? 0) / measured : 0,
                 eventsPerSecond: measured > 0 ? Double(w?.windowEvents ?? 0) / measured : 0,
                 latency: LatencySummary(t.latencyUs)))
