@@ -1,28 +1,15 @@
-// `takt workers list|add` and `takt workstations list|add`: the registry. Both kinds of record print
+// `takt workers list|add` and `takt workstations list|add`: the registry. Both kinds of record list
 // the same way (a table, or JSON with one object per record) through `RegistryListing`.
 import ArgumentParser
+import TaktClient
 import TaktDomain
 
 struct WorkersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "workers",
         abstract: "List or register workers.",
-        subcommands: [WorkersList.self, WorkersAdd.self],
-        defaultSubcommand: WorkersList.self)
-}
-
-struct WorkersList: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "list", abstract: "List registered workers.")
-
-    @OptionGroup var global: GlobalOptions
-    @Option(help: "Only this site.")
-    var site: String?
-
-    func run() async throws {
-        let client = try await global.connect()
-        defer { client.close() }
-        printListing(try await client.listWorkers(siteID: site), global)
-    }
+        subcommands: [RegistryList<WorkerRecord>.self, WorkersAdd.self],
+        defaultSubcommand: RegistryList<WorkerRecord>.self)
 }
 
 struct WorkersAdd: AsyncParsableCommand {
@@ -56,12 +43,15 @@ struct WorkstationsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "workstations",
         abstract: "List or register workstations.",
-        subcommands: [WorkstationsList.self, WorkstationsAdd.self],
-        defaultSubcommand: WorkstationsList.self)
+        subcommands: [RegistryList<WorkstationRecord>.self, WorkstationsAdd.self],
+        defaultSubcommand: RegistryList<WorkstationRecord>.self)
 }
 
-struct WorkstationsList: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "list", abstract: "List registered workstations.")
+/// `takt workers list` and `takt workstations list`.
+struct RegistryList<R: RegistryListing>: AsyncParsableCommand {
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(commandName: "list", abstract: "List registered \(R.noun)s.")
+    }
 
     @OptionGroup var global: GlobalOptions
     @Option(help: "Only this site.")
@@ -70,7 +60,20 @@ struct WorkstationsList: AsyncParsableCommand {
     func run() async throws {
         let client = try await global.connect()
         defer { client.close() }
-        printListing(try await client.listWorkstations(siteID: site), global)
+        let records = try await R.list(from: client, siteID: site)
+        if global.json {
+            JSON.array(records.map { r in
+                .object([("site_id", .string(r.siteID)), ("\(R.noun)_id", .string(r.recordID))]
+                        + r.jsonDetails.map { ($0.0, .string($0.1)) })
+            }).print()
+            return
+        }
+        if records.isEmpty { print("no \(R.noun)s registered"); return }
+        var t = Table((["SITE", R.idHeading] + R.detailHeadings).map { Table.Column($0) })
+        for r in records {
+            t.add([Cell(r.siteID), Cell(r.recordID, styled: global.style.bold(r.recordID))] + r.tableDetails.map { Cell($0) })
+        }
+        t.print(global.style)
     }
 }
 
@@ -105,7 +108,8 @@ struct WorkstationsAdd: AsyncParsableCommand {
 // MARK: - Output shared by both kinds
 
 /// How one kind of registry record is listed.
-protocol RegistryListing {
+protocol RegistryListing: Sendable {
+    static func list(from client: TaktClient, siteID: String?) async throws -> [Self]
     /// "worker", "workstation": messages and the JSON id field (`<noun>_id`).
     static var noun: String { get }
     /// Table headings after SITE and the id column.
@@ -120,6 +124,9 @@ protocol RegistryListing {
 }
 
 extension WorkerRecord: RegistryListing {
+    static func list(from client: TaktClient, siteID: String?) async throws -> [WorkerRecord] {
+        try await client.listWorkers(siteID: siteID)
+    }
     static var noun: String { "worker" }
     static var idHeading: String { "WORKER" }
     static var detailHeadings: [String] { ["NAME", "SHIFT", "DEPARTMENT"] }
@@ -129,6 +136,9 @@ extension WorkerRecord: RegistryListing {
 }
 
 extension WorkstationRecord: RegistryListing {
+    static func list(from client: TaktClient, siteID: String?) async throws -> [WorkstationRecord] {
+        try await client.listWorkstations(siteID: siteID)
+    }
     static var noun: String { "workstation" }
     static var idHeading: String { "STATION" }
     static var detailHeadings: [String] { ["NAME", "TYPE", "LOCATION"] }
@@ -140,22 +150,6 @@ extension WorkstationRecord: RegistryListing {
 func validateRegistryIDs<R: RegistryListing>(_: R.Type, id: String, site: String) throws {
     guard IdentifierRules.isValid(id) else { throw ValidationError("\(R.noun) id \"\(id)\": use 1-64 of A-Z a-z 0-9 _ . : -") }
     guard IdentifierRules.isValid(site) else { throw ValidationError("--site \"\(site)\": use 1-64 of A-Z a-z 0-9 _ . : -") }
-}
-
-func printListing<R: RegistryListing>(_ records: [R], _ global: GlobalOptions) {
-    if global.json {
-        JSON.array(records.map { r in
-            .object([("site_id", .string(r.siteID)), ("\(R.noun)_id", .string(r.recordID))]
-                    + r.jsonDetails.map { ($0.0, .string($0.1)) })
-        }).print()
-        return
-    }
-    if records.isEmpty { print("no \(R.noun)s registered"); return }
-    var t = Table(([ "SITE", R.idHeading] + R.detailHeadings).map { Table.Column($0) })
-    for r in records {
-        t.add([Cell(r.siteID), Cell(r.recordID, styled: global.style.bold(r.recordID))] + r.tableDetails.map { Cell($0) })
-    }
-    t.print(global.style)
 }
 
 func printUpsert<R: RegistryListing>(_: R.Type, id: String, site: String, created: Bool, _ global: GlobalOptions) {
