@@ -312,14 +312,10 @@ extension VersionStore {
             if accepted.chunks[ci].times.count + group.count <= accepted.chunkCapacity {
                 accepted.mergeRows(intoChunk: ci, count: group.count) { $0.merge(sorted: group) }
             } else {
-                // Too many for the chunk's room: the chunk's rows after the group's first one come out, are
-                // merged with the group, top the chunk up, and the rest fill new chunks right after it. One
-                // pass over the overlap, where inserting one by one moved a whole chunk per row.
-                var merged = accepted.withChunk(at: SeriesPosition(chunk: ci, row: 0)) { chunk, _ in
-                    chunk.removeRows(after: group[group.startIndex])
-                }
-                merged.merge(sorted: group)
-                accepted.spill(merged, into: ci, added: group.count)
+                // Too many for the chunk's room: one pass merges them with the chunk's rows after the group's
+                // first one, tops the chunk up and fills new chunks right after it (inserting one by one
+                // moved a whole chunk per row).
+                accepted.merge(overflowing: group, into: ci)
             }
             end = start
         }

@@ -49,15 +49,32 @@ struct Series<Chunk: SeriesChunk>: Sendable {
         guard let lastChunk = chunks.last else { return endPosition }
         // Live events land at or near the end: settle those from the last chunk alone.
         if lastChunk.times[lastChunk.times.count - 1] < t { return endPosition }
-        var lo = chunks.count - 1
-        if lastChunk.times[0] >= t {
-            // First chunk whose last time is >= t.
-            var hi = lo
-            lo = 0
-            while lo < hi {
-                let mid = (lo + hi) / 2
-                if chunks[mid].times[chunks[mid].times.count - 1] < t { lo = mid + 1 } else { hi = mid }
+        if lastChunk.times[0] < t {
+            // Late rows and the rows a new event amends sit a few places from the end: gallop back from it
+            // (1, 2, 4, … rows) so the search touches the chunk's last cache lines, not all 32 KiB of it.
+            return lastChunk.times.withUnsafeBufferPointer { times in
+                var hi = times.count - 1  // times[hi] >= t
+                var step = 1
+                var lo = hi
+                repeat {  // ends by times[0] < t at the latest
+                    lo = Swift.max(0, hi - step)
+                    if times[lo] < t { break }
+                    hi = lo
+                    step &*= 2
+                } while true
+                var a = lo + 1, b = hi  // times[lo] < t <= times[hi]
+                while a < b {
+                    let mid = (a + b) / 2
+                    if times[mid] < t { a = mid + 1 } else { b = mid }
+                }
+                return SeriesPosition(chunk: chunks.count - 1, row: a)
             }
+        }
+        // First chunk whose last time is >= t.
+        var lo = 0, hi = chunks.count - 1
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if chunks[mid].times[chunks[mid].times.count - 1] < t { lo = mid + 1 } else { hi = mid }
         }
         return chunks[lo].times.withUnsafeBufferPointer { times in
             var a = 0, b = times.count
@@ -175,28 +192,50 @@ struct Series<Chunk: SeriesChunk>: Sendable {
 
 /// Only confidence series take a commit's rows as one merge (`VersionStore.insertAccepted(sorted:)`).
 extension Series where Chunk == ConfidenceChunk {
-    /// Appends the rows of `rows` (sorted, and in order with the chunks around chunk `ci`, after its last row)
-    /// to chunk `ci` up to `chunkCapacity`, and the rest to new chunks inserted right after it, each full but
-    /// the last. `added` is how many of them are new to the series (the others were taken out of chunk `ci`).
-    mutating func spill(_ rows: ConfidenceChunk, into ci: Int, added: Int) {
-        let total = rows.times.count
-        let room = Swift.max(0, chunkCapacity - chunks[ci].times.count)
-        var i = Swift.min(room, total)
-        if i > 0 {
-            growChunk(ci, toHold: chunks[ci].times.count + i)
-            chunks[ci].append(rowsOf: rows, 0..<i)
-        }
+    /// Merges `rows` (sorted, all belonging in chunk `ci`: none sorts before its rows that stay, none after
+    /// the next chunk's first row) into chunk `ci` when they do not fit its room. The chunk keeps its rows up
+    /// to the first merged one and fills up to `chunkCapacity` from the merge; the rest go to new chunks right
+    /// after it, each full but the last. Equal rows keep arrival order (the chunk's before the new ones).
+    /// One forward pass; a row's fixed-point value is computed only when it joins or leaves a chunk's sum.
+    mutating func merge(overflowing rows: ArraySlice<(Int64, Double)>, into ci: Int) {
+        let capacity = chunkCapacity
+        var chunk = chunks[ci]
+        chunks[ci] = ConfidenceChunk()  // so `chunk` holds the only reference and grows in place
+        let keep = chunk.firstIndex(after: rows[rows.startIndex])
+        let tailTimes = Array(chunk.times[keep...]), tailConfidences = Array(chunk.confidences[keep...])
+        chunk.times.removeSubrange(keep...)
+        chunk.confidences.removeSubrange(keep...)
+        // The tail's rows stay in `chunk.fixedSum` until one of them moves to a new chunk.
+        let total = tailTimes.count + rows.count
+        let intoChunk = Swift.max(0, Swift.min(total, capacity - keep))
+        chunk.reserve(keep + intoChunk)
+
+        var i = 0, j = rows.startIndex
         var fresh: [ConfidenceChunk] = []
-        while i < total {
-            let n = Swift.min(chunkCapacity, total - i)
-            var chunk = ConfidenceChunk()
-            chunk.reserve(n)
-            chunk.append(rowsOf: rows, i..<(i + n))
-            fresh.append(chunk)
-            i += n
+        for placed in 0..<total {
+            let fromTail = j == rows.endIndex || (i < tailTimes.count && (tailTimes[i], tailConfidences[i]) <= rows[j])
+            let (t, c) = fromTail ? (tailTimes[i], tailConfidences[i]) : rows[j]
+            if fromTail { i += 1 } else { j += 1 }
+            if placed < intoChunk {
+                chunk.times.append(t)
+                chunk.confidences.append(c)
+                if !fromTail { chunk.fixedSum += FixedPoint.quantize(c) }
+                continue
+            }
+            if (placed - intoChunk) % capacity == 0 {
+                var next = ConfidenceChunk()
+                next.reserve(Swift.min(capacity, total - placed))
+                fresh.append(next)
+            }
+            let q = FixedPoint.quantize(c)
+            if fromTail { chunk.fixedSum -= q }
+            fresh[fresh.count - 1].times.append(t)
+            fresh[fresh.count - 1].confidences.append(c)
+            fresh[fresh.count - 1].fixedSum += q
         }
+        chunks[ci] = chunk
         chunks.insert(contentsOf: fresh, at: ci + 1)
-        count += added
+        count += rows.count
     }
 }
 
@@ -260,11 +299,6 @@ struct ConfidenceChunk: SeriesChunk {
         confidences.insert(row.1, at: index)
         fixedSum += FixedPoint.quantize(row.1)
     }
-    mutating func append(rowsOf other: ConfidenceChunk, _ range: Range<Int>) {
-        times.append(contentsOf: other.times[range])
-        confidences.append(contentsOf: other.confidences[range])
-        for c in other.confidences[range] { fixedSum += FixedPoint.quantize(c) }
-    }
     /// Merges rows sorted by `(time, confidence)` in one backward pass; equal rows go after the ones held,
     /// as `insert` at the place `VersionStore` computes would put them.
     mutating func merge(sorted rows: ArraySlice<(Int64, Double)>) {
@@ -288,20 +322,14 @@ struct ConfidenceChunk: SeriesChunk {
         }
     }
 
-    /// Removes and returns (as a chunk of their own) the rows that sort after `row` (ties stay: equal rows
-    /// keep arrival order).
-    mutating func removeRows(after row: (Int64, Double)) -> ConfidenceChunk {
+    /// Index of the first row that sorts after `row` (equal rows count as before it: they keep arrival order).
+    func firstIndex(after row: (Int64, Double)) -> Int {
         var a = 0, b = times.count
-        while a < b {  // first index whose (time, confidence) > row
+        while a < b {
             let mid = (a + b) / 2
             if times[mid] < row.0 || (times[mid] == row.0 && confidences[mid] <= row.1) { a = mid + 1 } else { b = mid }
         }
-        var removed = ConfidenceChunk()
-        removed.append(rowsOf: self, a..<times.count)
-        fixedSum -= removed.fixedSum
-        times.removeSubrange(a...)
-        confidences.removeSubrange(a...)
-        return removed
+        return a
     }
 
     mutating func removeFirst() -> (Int64, Double) {
@@ -339,10 +367,12 @@ struct TimeChunk: SeriesChunk {
 enum FixedPoint {
     static let scale: Double = 1_125_899_906_842_624  // 2^50
 
+    /// Rounds half to even without a libm call: adding 2^52 to a value in [0, 2^50] leaves exactly its
+    /// rounded integer in the mantissa bits (the spacing of doubles in [2^52, 2^53) is 1).
     @inline(__always)
     static func quantize(_ c: Double) -> UInt64 {
         let clamped = c.isNaN ? 0 : Swift.min(Swift.max(c, 0), 1)
-        return UInt64((clamped * scale).rounded())
+        return (clamped * scale + 0x1p52).bitPattern & 0x000F_FFFF_FFFF_FFFF
     }
 }
 

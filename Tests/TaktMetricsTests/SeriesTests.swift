@@ -75,4 +75,39 @@ struct SeriesTests {
             #expect(chunk.fixedSum == chunk.confidences.reduce(0) { $0 + FixedPoint.quantize($1) })
         }
     }
+
+    @Test("lowerBound finds the first row at or after any time, near the end and far from it", arguments: [2, 5, 64, 4096])
+    func lowerBoundMatchesACount(capacity: Int) {
+        var rng = SeededGenerator(seed: UInt64(capacity) &+ 7)
+        var series = Series<TimeChunk>(chunkCapacity: capacity)
+        var times: [Int64] = []
+        for _ in 0..<3_000 {
+            // Runs of equal times, as events of one instant from several cameras give.
+            let t = (times.last ?? 0) + Int64.random(in: 0...3, using: &rng)
+            series.insert(t, at: series.endPosition)
+            times.append(t)
+        }
+        for t in Int64(-2)...(times.last! + 2) {
+            let expected = times.count { $0 < t }
+            let p = series.lowerBound(t)
+            #expect(series.rank(p) == expected, "lowerBound(\(t))")
+            if p != series.endPosition { #expect(series.time(at: p) >= t) }
+        }
+    }
+
+    @Test("fixed-point confidences round half to even and clamp to [0, 1]")
+    func quantizeRounds() {
+        let ulp = 1.0 / FixedPoint.scale
+        #expect(FixedPoint.quantize(0) == 0)
+        #expect(FixedPoint.quantize(1) == 1 << 50)
+        #expect(FixedPoint.quantize(-0.5) == 0 && FixedPoint.quantize(2) == 1 << 50 && FixedPoint.quantize(.nan) == 0)
+        #expect(FixedPoint.quantize(ulp / 2) == 0)  // a tie goes to the even neighbour
+        #expect(FixedPoint.quantize(ulp * 1.5) == 2)
+        #expect(FixedPoint.quantize(ulp * 2.5) == 2)
+        var rng = SeededGenerator(seed: 5)
+        for _ in 0..<10_000 {
+            let c = Double.random(in: 0...1, using: &rng)
+            #expect(FixedPoint.quantize(c) == UInt64((c * FixedPoint.scale).rounded(.toNearestOrEven)))
+        }
+    }
 }
