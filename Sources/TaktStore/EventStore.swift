@@ -163,12 +163,26 @@ public final class EventStore: @unchecked Sendable {
         if schedule { writerQueue.async { self.drain() } }
     }
 
-    /// What the writer takes next: one exclusive job, or every pending submission up to the transaction cap.
+    /// What the writer takes next: one exclusive job, or pending submissions in arrival order up to
+    /// `transactionCap(waiting:configured:)` events (a single call bigger than that still commits whole).
     private enum Turn {
         case idle
         case exclusive(@Sendable (Writer) -> Void)
         case ingest([([IngestItem], Completion)])
     }
+
+    /// Events the next transaction may take when `waiting` events wait: half of them, but at least
+    /// `splitFloorEvents` and at most the configured cap. Taking every waiting call marched closed-loop
+    /// callers in lockstep: all of them waited for one commit, then the index, the answers, the clients and
+    /// the decoding of their next calls ran while the writer idled. Two cohorts keep the writer busy while
+    /// the other stages serve the cohort just committed (8 connections × 500-event batches: +5–10 %;
+    /// 32 × 100: +14 %). The floor keeps each fsync shared by at least 1,000 events, and as half of what
+    /// waits grows with the wait, a slow disk still gets big transactions. Single events rarely have
+    /// 2,000 waiting, so their group commit is unchanged.
+    static func transactionCap(waiting: Int, configured: Int) -> Int {
+        Swift.min(configured, Swift.max(splitFloorEvents, waiting / 2))
+    }
+    static let splitFloorEvents = 1_000
 
     private func takeTurn() -> Turn {
         // Taken jobs are released after the lock is dropped: destroying a few hundred closures and
@@ -187,8 +201,9 @@ public final class EventStore: @unchecked Sendable {
             }
             var batch: [([IngestItem], Completion)] = []
             var events = 0
+            let cap = Self.transactionCap(waiting: pendingEvents, configured: configuration.maxEventsPerTransaction)
             while pendingHead < pending.count, case .ingest(let items, let completion) = pending[pendingHead] {
-                if !batch.isEmpty && events + items.count > configuration.maxEventsPerTransaction { break }
+                if !batch.isEmpty && events + items.count > cap { break }
                 batch.append((items, completion))
                 events += items.count
                 pendingEvents -= items.count
@@ -204,6 +219,18 @@ public final class EventStore: @unchecked Sendable {
             }
             return .ingest(batch)
         }
+    }
+
+    /// Holds the writer inside an exclusive job until the returned closure is called, so that tests can
+    /// queue submissions deterministically behind it.
+    func pauseWriter() -> @Sendable () -> Void {
+        let entered = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+        enqueue(.exclusive { _ in
+            entered.signal()
+            release.wait()
+        }, onClosed: { entered.signal() })
+        entered.wait()
+        return { release.signal() }
     }
 
     private var hasPendingWork: Bool { lock.withLock { pendingHead < pending.count } }

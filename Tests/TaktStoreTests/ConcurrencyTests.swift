@@ -62,6 +62,47 @@ import TaktDomain
         }
     }
 
+    /// A transaction takes half of the waiting events (at least 1,000; at most the configured cap).
+    @Test func transactionCapFollowsTheWait() {
+        #expect(EventStore.transactionCap(waiting: 1, configured: 20_000) == 1_000)
+        #expect(EventStore.transactionCap(waiting: 1_999, configured: 20_000) == 1_000)
+        #expect(EventStore.transactionCap(waiting: 4_000, configured: 20_000) == 2_000)
+        #expect(EventStore.transactionCap(waiting: 100_000, configured: 20_000) == 20_000)
+        #expect(EventStore.transactionCap(waiting: 4_000, configured: 500) == 500)
+    }
+
+    /// Eight 500-event batches queued behind a busy writer commit in cohorts (4, 2, 2 batches) rather than
+    /// in one transaction, in arrival order, each answered with its own results; a batch over the cap
+    /// still commits whole.
+    @Test func waitingBatchesCommitInCohorts() async throws {
+        try await withStore(StoreConfiguration(durability: .full)) { store, _ in
+            let resume = store.pauseWriter()
+            let before = store.commits
+            let results = Collector<(Int, [ResultCode])>()
+            let group = DispatchGroup()
+            for b in 0..<8 {
+                let items = (0..<500).map { i in IngestItem.candidate(event(Int64(1_000 + b * 500 + i), worker: "W\(b)")) }
+                group.enter()
+                store.submit(items) { r in
+                    results.append((b, ((try? r.get()) ?? []).map(\.code)))
+                    group.leave()
+                }
+            }
+            resume()
+            group.wait()
+            #expect(store.commits - before == 3, "commits: \(store.commits - before)")
+            #expect(results.all.map(\.0) == Array(0..<8), "answered in arrival order")
+            #expect(results.all.allSatisfy { $0.1.count == 500 && $0.1.allSatisfy { $0 == .accepted } })
+            #expect(store.eventsStored == 4_000)
+
+            let big = (0..<3_000).map { i in IngestItem.candidate(event(Int64(10_000 + i), worker: "W9")) }
+            let commits = store.commits
+            let codes = try await store.submit(big).map(\.code)
+            #expect(codes.count == 3_000 && codes.allSatisfy { $0 == .accepted })
+            #expect(store.commits - commits == 1)
+        }
+    }
+
     @Test func sameBatchFiveTimesConcurrently() async throws {
         try await withStore { store, _ in
             let batch = (0..<10_000).map { i in
