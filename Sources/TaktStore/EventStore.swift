@@ -13,7 +13,7 @@ public final class EventStore: @unchecked Sendable {
     public typealias CommitHandler = @Sendable (_ accepted: [StoredEvent], _ lowConfidence: [StoredEvent]) -> Void
 
     private enum Job {
-        case ingest([IngestItem], Completion)
+        case ingest([IngestItem], [ResolvedKeys], Completion)
         /// Registry writes and settings: one at a time, in order with the submissions around them.
         case exclusive(@Sendable (Writer) -> Void)
     }
@@ -47,6 +47,11 @@ public final class EventStore: @unchecked Sendable {
     private var gathering = false
     private var gatherTarget = 0
     private let arrivals = DispatchSemaphore(value: 0)
+    /// The writer's keys as last published (under `lock`), for `submit` to resolve names with.
+    private var keySnapshot: KeySnapshot
+    /// Writer queue only: the keys' version in `keySnapshot`, and when it was published.
+    private var publishedKeysVersion: UInt64
+    private var publishedKeysAtNs: UInt64 = 0
 
     private let writerQueue = DispatchQueue(label: "takt.store.writer", qos: .userInitiated)
     /// Runs the commit handler and the completions of each committed transaction, in commit order, while
@@ -65,6 +70,8 @@ public final class EventStore: @unchecked Sendable {
         self.configuration = configuration
         self.logger = logger
         self.writer = writer
+        self.keySnapshot = KeySnapshot(writer.keys)
+        self.publishedKeysVersion = writer.keys.version
         self.readers = readers
         self.directoryLock = directoryLock
         self.eventCount = events
@@ -134,7 +141,10 @@ public final class EventStore: @unchecked Sendable {
     /// order) or failed (then nothing of this submission was stored). Keep it short.
     public func submit(_ items: [IngestItem], completion: @escaping Completion) {
         if items.isEmpty { return completion(.success([])) }
-        enqueue(.ingest(items, completion), onClosed: { completion(.failure(.closed("submitting events"))) })
+        // Names are looked up here, on the submitter's thread, in the last published keys: the writer then
+        // only binds them (it still resolves what this snapshot did not know, and registers it).
+        let keys = lock.withLock { keySnapshot }.resolve(items)
+        enqueue(.ingest(items, keys, completion), onClosed: { completion(.failure(.closed("submitting events"))) })
     }
 
     public func submit(_ items: [IngestItem]) async throws(StoreError) -> [EventResult] {
@@ -149,7 +159,7 @@ public final class EventStore: @unchecked Sendable {
             if closed { return nil }
             pending.append(job)
             var exclusive = true
-            if case .ingest(let items, _) = job { pendingEvents += items.count; exclusive = false }
+            if case .ingest(let items, _, _) = job { pendingEvents += items.count; exclusive = false }
             if gathering && (exclusive || pending.count - pendingHead >= gatherTarget
                              || pendingEvents >= Self.gatherEventLimit) {
                 gathering = false
@@ -163,12 +173,19 @@ public final class EventStore: @unchecked Sendable {
         if schedule { writerQueue.async { self.drain() } }
     }
 
+    /// One caller's events as the writer takes them.
+    private struct Submission {
+        var items: [IngestItem]
+        var keys: [ResolvedKeys]
+        var completion: Completion
+    }
+
     /// What the writer takes next: one exclusive job, or pending submissions in arrival order up to
     /// `transactionCap(waiting:configured:)` events (a single call bigger than that still commits whole).
     private enum Turn {
         case idle
         case exclusive(@Sendable (Writer) -> Void)
-        case ingest([([IngestItem], Completion)])
+        case ingest([Submission])
     }
 
     /// Events the next transaction may take when `waiting` events wait: half of them, but at least
@@ -199,12 +216,12 @@ public final class EventStore: @unchecked Sendable {
                 pendingHead += 1
                 return .exclusive(body)
             }
-            var batch: [([IngestItem], Completion)] = []
+            var batch: [Submission] = []
             var events = 0
             let cap = Self.transactionCap(waiting: pendingEvents, configured: configuration.maxEventsPerTransaction)
-            while pendingHead < pending.count, case .ingest(let items, let completion) = pending[pendingHead] {
+            while pendingHead < pending.count, case .ingest(let items, let keys, let completion) = pending[pendingHead] {
                 if !batch.isEmpty && events + items.count > cap { break }
-                batch.append((items, completion))
+                batch.append(Submission(items: items, keys: keys, completion: completion))
                 events += items.count
                 pendingEvents -= items.count
                 pendingHead += 1
@@ -220,6 +237,9 @@ public final class EventStore: @unchecked Sendable {
             return .ingest(batch)
         }
     }
+
+    /// The keys `submit` resolves with now (for tests).
+    func lockedKeySnapshot() -> KeySnapshot { lock.withLock { keySnapshot } }
 
     /// Holds the writer inside an exclusive job until the returned closure is called, so that tests can
     /// queue submissions deterministically behind it.
@@ -281,7 +301,21 @@ public final class EventStore: @unchecked Sendable {
         }
     }
 
-    private func runTransaction(_ batch: [([IngestItem], Completion)]) {
+    /// A new snapshot when the writer's keys changed since the last one, at most every 50 ms: once
+    /// published, the writer's next new key copies its maps (copy-on-write), so a burst of first sightings
+    /// (10,000 new gateways) must not copy them at every commit. Keys registered meanwhile are resolved by
+    /// the writer itself.
+    private func freshKeySnapshot() -> KeySnapshot? {
+        let keys = writer.keys
+        guard keys.version != publishedKeysVersion else { return nil }
+        let nowNs = DispatchTime.now().uptimeNanoseconds
+        guard nowNs - publishedKeysAtNs >= 50_000_000 else { return nil }
+        publishedKeysVersion = keys.version
+        publishedKeysAtNs = nowNs
+        return KeySnapshot(keys)
+    }
+
+    private func runTransaction(_ batch: [Submission]) {
         let now = System.nowMs()
         let started = DispatchTime.now().uptimeNanoseconds
         defer {
@@ -289,27 +323,29 @@ public final class EventStore: @unchecked Sendable {
             lastCommitNs = DispatchTime.now().uptimeNanoseconds - started
         }
         let outcome: IngestOutcome
-        let submissions = batch.map(\.0)
+        let submissions = batch.map(\.items)
         do throws(StoreError) {
-            outcome = try writer.ingest(submissions, now: now)
+            outcome = try writer.ingest(submissions, resolved: batch.map(\.keys), now: now)
         } catch {
             logger.error("ingest transaction failed", metadata: [
                 "error": "\(error)", "submissions": "\(batch.count)", "retryable": "\(error.isRetryable)",
             ])
             lock.withLock { lastFailure = error }
-            let completions = batch.map(\.1)
+            let completions = batch.map(\.completion)
             completionQueue.async { for completion in completions { completion(.failure(error)) } }
             return
         }
+        let fresh = freshKeySnapshot()
         let handler = lock.withLock { () -> CommitHandler? in
             lastFailure = nil
             commitCount += 1
             eventCount += UInt64(outcome.accepted.count)
             acceptedSinceOpen += UInt64(outcome.accepted.count)
             lowConfidenceCount += UInt64(outcome.lowConfidence.count)
+            if let fresh { keySnapshot = fresh }
             return commitHandler
         }
-        let completions = batch.map(\.1)
+        let completions = batch.map(\.completion)
         completionQueue.async {
             if let handler, !(outcome.accepted.isEmpty && outcome.lowConfidence.isEmpty) {
                 handler(outcome.storedEvents(outcome.accepted, of: submissions),

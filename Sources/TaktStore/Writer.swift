@@ -9,14 +9,14 @@ import Logging
 import TaktDomain
 
 /// (site key, string id): how workers and workstations are interned.
-struct SiteScopedName: Hashable {
+struct SiteScopedName: Hashable, Sendable {
     var site: Int64
     var id: String
 }
 
 /// The writer's in-memory map of interned ids, loaded at open. A value type, so a failed transaction
 /// restores it by assigning the copy taken before BEGIN (copy-on-write makes that copy free).
-struct InternedKeys {
+struct InternedKeys: Sendable {
     var sites: [String: Int64] = [:]
     var workers: [SiteScopedName: Int64] = [:]
     var workstations: [SiteScopedName: Int64] = [:]
@@ -28,6 +28,50 @@ struct InternedKeys {
     var lastSite: (name: String, key: Int64)?
     var lastModel: (name: String, key: Int64)?
     var lastGateway: (name: String, key: Int64)?
+    /// Counts the keys added: `EventStore` republishes its `KeySnapshot` when this moved.
+    var version: UInt64 = 0
+
+    /// The keys of `e` when all of them are known: site, worker, workstation, model and (when `e` has an
+    /// idempotency key) gateway; `.unresolved` otherwise. Keys never change once assigned, so a key found
+    /// in any committed copy of this map is the writer's key too.
+    func resolve(_ e: Event) -> ResolvedKeys {
+        guard let site = sites[e.effectiveSiteID],
+              let worker = workers[SiteScopedName(site: site, id: e.workerID)],
+              let station = workstations[SiteScopedName(site: site, id: e.workstationID)],
+              let model = models[e.modelVersion] else { return .unresolved }
+        var gateway: Int64 = 0
+        if let key = e.idempotencyKey {
+            guard let g = gateways[key.gatewayID] else { return .unresolved }
+            gateway = g
+        }
+        return ResolvedKeys(site: site, worker: worker, station: station, model: model, gateway: gateway)
+    }
+}
+
+/// An event's interned keys, looked up before the event reaches the writer (`KeySnapshot`) so that the
+/// one thread every event passes through does not hash its names. Row ids start at 1: 0 means none.
+struct ResolvedKeys: Sendable {
+    var site: Int64
+    var worker: Int64
+    var station: Int64
+    var model: Int64
+    /// 0 when the event has no idempotency key.
+    var gateway: Int64
+    var isResolved: Bool { worker != 0 }
+    static let unresolved = ResolvedKeys(site: 0, worker: 0, station: 0, model: 0, gateway: 0)
+}
+
+/// The writer's keys as of a commit, shared with the threads that submit events.
+final class KeySnapshot: Sendable {
+    let keys: InternedKeys
+    init(_ keys: InternedKeys) { self.keys = keys }
+
+    /// Keys for each item; low-confidence items go to their own table by name and stay unresolved.
+    func resolve(_ items: [IngestItem]) -> [ResolvedKeys] {
+        items.map { item in
+            if case .candidate(let e) = item { keys.resolve(e) } else { .unresolved }
+        }
+    }
 }
 
 /// A row an ingest transaction wrote: where its event sits in the transaction's submissions, and the
@@ -193,7 +237,9 @@ final class Writer {
 
     /// Stores every submission in one transaction. On any error the transaction is rolled back, the
     /// interned keys are restored and the error is thrown: nothing of it was stored.
-    func ingest(_ submissions: [[IngestItem]], now: Int64) throws(StoreError) -> IngestOutcome {
+    /// Stores one transaction's submissions. `resolved` holds each item's keys as looked up by the
+    /// submitter (`KeySnapshot`), or nothing for a submission that was not resolved.
+    func ingest(_ submissions: [[IngestItem]], resolved: [[ResolvedKeys]], now: Int64) throws(StoreError) -> IngestOutcome {
         let saved = keys
         var outcome = IngestOutcome(results: [], accepted: [], lowConfidence: [], receivedAtMs: now)
         outcome.results.reserveCapacity(submissions.count)
@@ -204,10 +250,11 @@ final class Writer {
             for (s, items) in submissions.enumerated() {
                 var results: [EventResult] = []
                 results.reserveCapacity(items.count)
+                let keys = resolved[s]
                 for (i, item) in items.enumerated() {
                     switch item {
                     case .candidate(let e):
-                        let result = try store(e, now: now)
+                        let result = try store(e, keys: i < keys.count ? keys[i] : .unresolved, now: now)
                         if let sequence = result.stored {
                             outcome.accepted.append(StoredRow(submission: Int32(s), item: Int32(i), sequence: sequence))
                         }
@@ -234,30 +281,37 @@ final class Writer {
     }
 
     /// The result, and the new row's sequence when the event was stored.
-    private func store(_ e: Event, now: Int64) throws(StoreError) -> (result: EventResult, stored: Int64?) {
-        let siteID = e.effectiveSiteID
-        var siteKey = self.siteKey(siteID)
-        var workerKey = siteKey.flatMap { keys.workers[SiteScopedName(site: $0, id: e.workerID)] }
-        var stationKey = siteKey.flatMap { keys.workstations[SiteScopedName(site: $0, id: e.workstationID)] }
-        if workerKey == nil || stationKey == nil {
-            if configuration.acceptance.strict {
-                return (Self.unknownEntity(e, siteID: siteID, worker: workerKey == nil, workstation: stationKey == nil), nil)
-            }
-            // Default mode: registered on first sight.
-            let site = try siteKeyRegistering(siteID, now: now)
-            siteKey = site
-            if workerKey == nil { workerKey = try registerWorker(WorkerRecord(siteID: siteID, workerID: e.workerID), site: site, now: now) }
-            if stationKey == nil {
-                stationKey = try registerWorkstation(WorkstationRecord(siteID: siteID, workstationID: e.workstationID),
-                                                     site: site, now: now)
-            }
-        }
-        let model = try modelKey(e.modelVersion)
+    private func store(_ e: Event, keys resolved: ResolvedKeys, now: Int64) throws(StoreError) -> (result: EventResult, stored: Int64?) {
+        let siteKey: Int64, workerKey: Int64, stationKey: Int64, model: Int64
         var gateway: Int64?
         var sequence: Int64?
         if let key = e.idempotencyKey {
-            gateway = try gatewayKey(key.gatewayID)
             sequence = Int64(bitPattern: key.sequence)  // unsigned on the wire; the bit pattern keeps uniqueness
+        }
+        if resolved.isResolved {
+            (siteKey, workerKey, stationKey, model) = (resolved.site, resolved.worker, resolved.station, resolved.model)
+            if sequence != nil { gateway = resolved.gateway }
+        } else {
+            let siteID = e.effectiveSiteID
+            var site = self.siteKey(siteID)
+            var worker = site.flatMap { keys.workers[SiteScopedName(site: $0, id: e.workerID)] }
+            var station = site.flatMap { keys.workstations[SiteScopedName(site: $0, id: e.workstationID)] }
+            if worker == nil || station == nil {
+                if configuration.acceptance.strict {
+                    return (Self.unknownEntity(e, siteID: siteID, worker: worker == nil, workstation: station == nil), nil)
+                }
+                // Default mode: registered on first sight.
+                let registered = try siteKeyRegistering(siteID, now: now)
+                site = registered
+                if worker == nil { worker = try registerWorker(WorkerRecord(siteID: siteID, workerID: e.workerID), site: registered, now: now) }
+                if station == nil {
+                    station = try registerWorkstation(WorkstationRecord(siteID: siteID, workstationID: e.workstationID),
+                                                      site: registered, now: now)
+                }
+            }
+            (siteKey, workerKey, stationKey) = (site!, worker!, station!)
+            model = try modelKey(e.modelVersion)
+            if let key = e.idempotencyKey { gateway = try gatewayKey(key.gatewayID) }
         }
         let count = Int64(e.units)
         let s = insertEvent
@@ -266,9 +320,9 @@ final class Writer {
         try s.bind(2, Int64(e.kind.rawValue))
         try s.bind(3, e.confidence)
         try s.bind(4, count)
-        try s.bind(5, siteKey!)
-        try s.bind(6, workerKey!)
-        try s.bind(7, stationKey!)
+        try s.bind(5, siteKey)
+        try s.bind(6, workerKey)
+        try s.bind(7, stationKey)
         try s.bind(8, model)
         try s.bind(9, gateway)
         try s.bind(10, sequence)
@@ -348,6 +402,7 @@ final class Writer {
         try insertSite.execute()
         let key = db.lastInsertRowID
         keys.sites[siteID] = key
+        keys.version += 1
         return key
     }
 
@@ -363,6 +418,7 @@ final class Writer {
         try s.execute()
         let key = db.lastInsertRowID
         keys.workers[SiteScopedName(site: site, id: r.workerID)] = key
+        keys.version += 1
         return key
     }
 
@@ -378,6 +434,7 @@ final class Writer {
         try s.execute()
         let key = db.lastInsertRowID
         keys.workstations[SiteScopedName(site: site, id: r.workstationID)] = key
+        keys.version += 1
         return key
     }
 
@@ -386,6 +443,7 @@ final class Writer {
         try insertModel.execute()
         let key = db.lastInsertRowID
         keys.models[version] = key
+        keys.version += 1
         return key
     }
 
@@ -394,6 +452,7 @@ final class Writer {
         try insertGateway.execute()
         let key = db.lastInsertRowID
         keys.gateways[id] = key
+        keys.version += 1
         return key
     }
 

@@ -45,6 +45,40 @@ import TaktDomain
         }
     }
 
+    /// Names the writer registered are published to submitters, which look the keys up themselves; events
+    /// stored that way read back exactly like the ones the writer resolved, across sites and models.
+    @Test func keysResolvedBeforeTheWriterStoreTheSameRows() async throws {
+        try await withStore { store, _ in
+            func batch(_ t0: Int64) -> [IngestItem] {
+                (0..<12).map { (i: Int) -> IngestItem in
+                    let key: IdempotencyKey? = i % 3 == 0 ? nil
+                        : IdempotencyKey(gatewayID: "gateway-\(i % 5)", sequence: UInt64(t0) + UInt64(i))
+                    let site = i % 2 == 0 ? "a" : "b"
+                    return .candidate(event(t0 + Int64(i), worker: "W\(i % 4)", station: "S\(i % 3)", site: site,
+                                            model: "m\(i % 2)", key: key))
+                }
+            }
+            let first = batch(1_000), second = batch(2_000)
+            #expect(store.lockedKeySnapshot().resolve(first).allSatisfy { !$0.isResolved })
+            #expect(try await store.submit(first).allSatisfy { $0.code == .accepted })
+            // The commit that registered them published them (the first publication is not throttled).
+            let keys = store.lockedKeySnapshot().resolve(second)
+            #expect(keys.allSatisfy { $0.isResolved })
+            #expect(keys.filter { $0.gateway != 0 }.count == 8)
+            #expect(try await store.submit(second).allSatisfy { $0.code == .accepted })
+            let stored = try store.allEvents().map(\.event)
+            #expect(stored == (first + second).map { item in
+                var e = item.event
+                e.count = e.units
+                return e
+            })
+            // A name the snapshot does not know leaves the event to the writer, which registers it.
+            let unknown = [IngestItem.candidate(event(3_000, worker: "W-new", site: "a"))]
+            #expect(!store.lockedKeySnapshot().resolve(unknown)[0].isResolved)
+            #expect(try await store.submit(unknown) == [.accepted])
+        }
+    }
+
     @Test func productCountRepeatingIdentityKeepsFirstCount() async throws {
         try await withStore { store, _ in
             #expect(try await store.submit([.candidate(event(5_000, kind: .productCount, count: 3))]) == [.accepted])
