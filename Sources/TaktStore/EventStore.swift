@@ -26,7 +26,6 @@ public final class EventStore: @unchecked Sendable {
     private let lock = Lock()
     // Guarded by `lock`.
     private var pending: [Job] = []
-    private var pendingHead = 0
     /// Events in the pending ingest jobs.
     private var pendingEvents = 0
     private var drainScheduled = false
@@ -160,7 +159,7 @@ public final class EventStore: @unchecked Sendable {
             pending.append(job)
             var exclusive = true
             if case .ingest(let items, _, _) = job { pendingEvents += items.count; exclusive = false }
-            if gathering && (exclusive || pending.count - pendingHead >= gatherTarget
+            if gathering && (exclusive || pending.count >= gatherTarget
                              || pendingEvents >= Self.gatherEventLimit) {
                 gathering = false
                 arrivals.signal()
@@ -206,34 +205,26 @@ public final class EventStore: @unchecked Sendable {
         // event arrays under it (as `removeAll` did) held up every connection thread's `enqueue`.
         var taken: [Job] = []
         return lock.withLock { () -> Turn in
-            guard pendingHead < pending.count else {
-                swap(&taken, &pending)
-                pendingHead = 0
+            guard let first = pending.first else {
                 drainScheduled = false
                 return .idle
             }
-            if case .exclusive(let body) = pending[pendingHead] {
-                pendingHead += 1
+            if case .exclusive(let body) = first {
+                keep(from: 1, reserving: 16, releasingInto: &taken)
                 return .exclusive(body)
             }
             var batch: [Submission] = []
             var events = 0
+            var next = 0
             let cap = Self.transactionCap(waiting: pendingEvents, configured: configuration.maxEventsPerTransaction)
-            while pendingHead < pending.count, case .ingest(let items, let keys, let completion) = pending[pendingHead] {
+            while next < pending.count, case .ingest(let items, let keys, let completion) = pending[next] {
                 if !batch.isEmpty && events + items.count > cap { break }
                 batch.append(Submission(items: items, keys: keys, completion: completion))
                 events += items.count
                 pendingEvents -= items.count
-                pendingHead += 1
+                next += 1
             }
-            if pendingHead == pending.count {  // took everything (the usual case)
-                swap(&taken, &pending)
-                pending.reserveCapacity(batch.count)
-                pendingHead = 0
-            } else if pendingHead > 4_096 && pendingHead * 2 > pending.count {  // compact now and then
-                pending.removeFirst(pendingHead)
-                pendingHead = 0
-            }
+            keep(from: next, reserving: next, releasingInto: &taken)
             return .ingest(batch)
         }
     }
@@ -253,7 +244,18 @@ public final class EventStore: @unchecked Sendable {
         return { release.signal() }
     }
 
-    private var hasPendingWork: Bool { lock.withLock { pendingHead < pending.count } }
+    /// Under `lock`: leaves only the jobs from `index` on in the queue, and moves its old array into `taken`
+    /// for the caller to release after unlocking. Taken jobs must not linger in `pending`: each slot holds
+    /// its events until dropped. `expected`: room for the next arrivals (about as many as were just taken).
+    private func keep(from index: Int, reserving expected: Int, releasingInto taken: inout [Job]) {
+        var rest: [Job] = []
+        rest.reserveCapacity(Swift.max(expected, pending.count - index))
+        if index < pending.count { rest.append(contentsOf: pending[index...]) }
+        swap(&taken, &pending)
+        pending = rest
+    }
+
+    private var hasPendingWork: Bool { lock.withLock { !pending.isEmpty } }
 
     /// Before the next transaction, waits briefly for the callers the last one answered: without
     /// it, closed-loop callers split into cohorts that each pay a whole fsync (e.g. 64 single-event
@@ -271,9 +273,9 @@ public final class EventStore: @unchecked Sendable {
         let deadline = DispatchTime.now() + .nanoseconds(Int(windowNs))
         while true {
             let enough = lock.withLock { () -> Bool in
-                let waiting = pending.count - pendingHead
+                let waiting = pending.count
                 if waiting >= target || waiting == 0 || pendingEvents >= Self.gatherEventLimit { gathering = false; return true }
-                if case .exclusive = pending[pendingHead] { gathering = false; return true }
+                if case .exclusive = pending[0] { gathering = false; return true }
                 gathering = true
                 gatherTarget = target
                 return false
