@@ -35,10 +35,16 @@ struct InternedKeys: Sendable {
     /// idempotency key) gateway; `.unresolved` otherwise. Keys never change once assigned, so a key found
     /// in any committed copy of this map is the writer's key too.
     func resolve(_ e: Event) -> ResolvedKeys {
-        guard let site = sites[e.effectiveSiteID],
+        resolve(e, site: sites[e.effectiveSiteID], model: { models[$0] })
+    }
+
+    /// `resolve(_:)` with the site's key and the model lookup supplied by the caller.
+    @inline(__always)
+    func resolve(_ e: Event, site: Int64?, model modelKey: (String) -> Int64?) -> ResolvedKeys {
+        guard let site,
               let worker = workers[SiteScopedName(site: site, id: e.workerID)],
               let station = workstations[SiteScopedName(site: site, id: e.workstationID)],
-              let model = models[e.modelVersion] else { return .unresolved }
+              let model = modelKey(e.modelVersion) else { return .unresolved }
         var gateway: Int64 = 0
         if let key = e.idempotencyKey {
             guard let g = gateways[key.gatewayID] else { return .unresolved }
@@ -64,13 +70,32 @@ struct ResolvedKeys: Sendable {
 /// The writer's keys as of a commit, shared with the threads that submit events.
 final class KeySnapshot: Sendable {
     let keys: InternedKeys
-    init(_ keys: InternedKeys) { self.keys = keys }
+    /// Sites and models are few (usually one site, a handful of models): found by comparing names,
+    /// which for short strings is a register compare, instead of hashing them for every event.
+    private let fewSites: [(name: String, key: Int64)]?
+    private let fewModels: [(name: String, key: Int64)]?
+
+    init(_ keys: InternedKeys) {
+        self.keys = keys
+        fewSites = keys.sites.count <= 8 ? keys.sites.map { ($0.key, $0.value) } : nil
+        fewModels = keys.models.count <= 8 ? keys.models.map { ($0.key, $0.value) } : nil
+    }
 
     /// Keys for each item; low-confidence items go to their own table by name and stay unresolved.
     func resolve(_ items: [IngestItem]) -> [ResolvedKeys] {
         items.map { item in
-            if case .candidate(let e) = item { keys.resolve(e) } else { .unresolved }
+            guard case .candidate(let e) = item else { return .unresolved }
+            return keys.resolve(e, site: Self.find(e.effectiveSiteID, in: fewSites) ?? keys.sites[e.effectiveSiteID],
+                                model: { Self.find($0, in: fewModels) ?? keys.models[$0] })
         }
+    }
+
+    /// The key of `name` in `few`; nil when absent or when there is no short list.
+    @inline(__always)
+    private static func find(_ name: String, in few: [(name: String, key: Int64)]?) -> Int64? {
+        guard let few else { return nil }
+        for entry in few where entry.name == name { return entry.key }
+        return nil
     }
 }
 
