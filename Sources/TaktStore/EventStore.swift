@@ -13,7 +13,7 @@ public final class EventStore: @unchecked Sendable {
     public typealias CommitHandler = @Sendable (_ accepted: [StoredEvent], _ lowConfidence: [StoredEvent]) -> Void
 
     private enum Job {
-        case ingest([IngestItem], [ResolvedKeys], Completion)
+        case ingest([IngestItem], SubmissionKeys, Completion)
         /// Registry writes and settings: one at a time, in order with the submissions around them.
         case exclusive(@Sendable (Writer) -> Void)
     }
@@ -175,7 +175,7 @@ public final class EventStore: @unchecked Sendable {
     /// One caller's events as the writer takes them.
     private struct Submission {
         var items: [IngestItem]
-        var keys: [ResolvedKeys]
+        var keys: SubmissionKeys
         var completion: Completion
     }
 
@@ -214,6 +214,7 @@ public final class EventStore: @unchecked Sendable {
                 return .exclusive(body)
             }
             var batch: [Submission] = []
+            batch.reserveCapacity(pending.count)
             var events = 0
             var next = 0
             let cap = Self.transactionCap(waiting: pendingEvents, configured: configuration.maxEventsPerTransaction)
@@ -246,10 +247,11 @@ public final class EventStore: @unchecked Sendable {
 
     /// Under `lock`: leaves only the jobs from `index` on in the queue, and moves its old array into `taken`
     /// for the caller to release after unlocking. Taken jobs must not linger in `pending`: each slot holds
-    /// its events until dropped. `expected`: room for the next arrivals (about as many as were just taken).
+    /// its events until dropped. `expected`: about as many as were just taken; room for twice that many
+    /// arrivals keeps `enqueue` from growing the array while the writer commits.
     private func keep(from index: Int, reserving expected: Int, releasingInto taken: inout [Job]) {
         var rest: [Job] = []
-        rest.reserveCapacity(Swift.max(expected, pending.count - index))
+        rest.reserveCapacity(Swift.max(2 * expected, 64, pending.count - index))
         if index < pending.count { rest.append(contentsOf: pending[index...]) }
         swap(&taken, &pending)
         pending = rest

@@ -67,6 +67,19 @@ struct ResolvedKeys: Sendable {
     static let unresolved = ResolvedKeys(site: 0, worker: 0, station: 0, model: 0, gateway: 0)
 }
 
+/// The resolved keys of one submission's items; a single event's are held inline (no array per call).
+enum SubmissionKeys: Sendable {
+    case one(ResolvedKeys)
+    case each([ResolvedKeys])
+
+    subscript(item: Int) -> ResolvedKeys {
+        switch self {
+        case .one(let keys): item == 0 ? keys : .unresolved
+        case .each(let keys): item < keys.count ? keys[item] : .unresolved
+        }
+    }
+}
+
 /// The writer's keys as of a commit, shared with the threads that submit events.
 final class KeySnapshot: Sendable {
     let keys: InternedKeys
@@ -82,12 +95,14 @@ final class KeySnapshot: Sendable {
     }
 
     /// Keys for each item; low-confidence items go to their own table by name and stay unresolved.
-    func resolve(_ items: [IngestItem]) -> [ResolvedKeys] {
-        items.map { item in
-            guard case .candidate(let e) = item else { return .unresolved }
-            return keys.resolve(e, site: Self.find(e.effectiveSiteID, in: fewSites) ?? keys.sites[e.effectiveSiteID],
-                                model: { Self.find($0, in: fewModels) ?? keys.models[$0] })
-        }
+    func resolve(_ items: [IngestItem]) -> SubmissionKeys {
+        items.count == 1 ? .one(resolve(items[0])) : .each(items.map(resolve))
+    }
+
+    private func resolve(_ item: IngestItem) -> ResolvedKeys {
+        guard case .candidate(let e) = item else { return .unresolved }
+        return keys.resolve(e, site: Self.find(e.effectiveSiteID, in: fewSites) ?? keys.sites[e.effectiveSiteID],
+                            model: { Self.find($0, in: fewModels) ?? keys.models[$0] })
     }
 
     /// The key of `name` in `few`; nil when absent or when there is no short list.
@@ -264,7 +279,7 @@ final class Writer {
     /// interned keys are restored and the error is thrown: nothing of it was stored.
     /// Stores one transaction's submissions. `resolved` holds each item's keys as looked up by the
     /// submitter (`KeySnapshot`), or nothing for a submission that was not resolved.
-    func ingest(_ submissions: [[IngestItem]], resolved: [[ResolvedKeys]], now: Int64) throws(StoreError) -> IngestOutcome {
+    func ingest(_ submissions: [[IngestItem]], resolved: [SubmissionKeys], now: Int64) throws(StoreError) -> IngestOutcome {
         let saved = keys
         var outcome = IngestOutcome(results: [], accepted: [], lowConfidence: [], receivedAtMs: now)
         outcome.results.reserveCapacity(submissions.count)
@@ -279,7 +294,7 @@ final class Writer {
                 for (i, item) in items.enumerated() {
                     switch item {
                     case .candidate(let e):
-                        let result = try store(e, keys: i < keys.count ? keys[i] : .unresolved, now: now)
+                        let result = try store(e, keys: keys[i], now: now)
                         if let sequence = result.stored {
                             outcome.accepted.append(StoredRow(submission: Int32(s), item: Int32(i), sequence: sequence))
                         }

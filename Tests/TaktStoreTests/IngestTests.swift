@@ -59,12 +59,17 @@ import TaktDomain
                 }
             }
             let first = batch(1_000), second = batch(2_000)
-            #expect(store.lockedKeySnapshot().resolve(first).allSatisfy { !$0.isResolved })
+            func resolved(_ items: [IngestItem]) -> [ResolvedKeys] {
+                let keys = store.lockedKeySnapshot().resolve(items)
+                return items.indices.map { keys[$0] }
+            }
+            #expect(resolved(first).allSatisfy { !$0.isResolved })
             #expect(try await store.submit(first).allSatisfy { $0.code == .accepted })
             // The commit that registered them published them (the first publication is not throttled).
-            let keys = store.lockedKeySnapshot().resolve(second)
+            let keys = resolved(second)
             #expect(keys.allSatisfy { $0.isResolved })
             #expect(keys.filter { $0.gateway != 0 }.count == 8)
+            #expect(resolved([second[1]])[0].isResolved)  // a single event's keys, held inline
             #expect(try await store.submit(second).allSatisfy { $0.code == .accepted })
             let stored = try store.allEvents().map(\.event)
             #expect(stored == (first + second).map { item in
@@ -74,7 +79,7 @@ import TaktDomain
             })
             // A name the snapshot does not know leaves the event to the writer, which registers it.
             let unknown = [IngestItem.candidate(event(3_000, worker: "W-new", site: "a"))]
-            #expect(!store.lockedKeySnapshot().resolve(unknown)[0].isResolved)
+            #expect(!resolved(unknown)[0].isResolved)
             #expect(try await store.submit(unknown) == [.accepted])
         }
     }
