@@ -197,11 +197,36 @@ extension EventResult: ProtoMessage, ProtoDecoderBacked {
     public static var protoMessageName: String { "takt.v1.EventAck" }
 
     public func appendProtobuf(to buffer: inout [UInt8]) {
-        var arena = PackArena(expectedBytes: message.utf8.count + 1)
+        if message.isEmpty {
+            buffer.append(contentsOf: Self.bareEncodings[code.rawValue])
+        } else {
+            Self.encode(self, to: &buffer)
+        }
+    }
+
+    /// The encoding alone; a result without a message (every ACCEPTED) shares one cached array.
+    public func protobufBytes() -> [UInt8] {
+        if message.isEmpty { return Self.bareEncodings[code.rawValue] }
+        var out: [UInt8] = []
+        Self.encode(self, to: &out)
+        return out
+    }
+
+    /// Each code's encoding without a message, made once by the encoder below, indexed by raw value: most
+    /// acknowledgements of single events are exactly these bytes, so they skip packing and an allocation.
+    private static let bareEncodings: [[UInt8]] = (0...(ResultCode.allCases.map(\.rawValue).max() ?? 0)).map { raw in
+        guard let code = ResultCode(rawValue: raw) else { return [] }
+        var bytes: [UInt8] = []
+        encode(EventResult(code), to: &bytes)
+        return bytes
+    }
+
+    private static func encode(_ result: EventResult, to buffer: inout [UInt8]) {
+        var arena = PackArena(expectedBytes: result.message.utf8.count + 1)
         var m = Takt__V1__EventAck()
         takt__v1__event_ack__init(&m)
-        m.code = cEnum(code.rawValue)
-        arena.set(&m.message, message)
+        m.code = cEnum(result.code.rawValue)
+        arena.set(&m.message, result.message)
         appendPacked(&m, to: &buffer, size: takt__v1__event_ack__get_packed_size, pack: takt__v1__event_ack__pack)
     }
 

@@ -62,6 +62,16 @@ func roundTrip<T: ProtoMessage & ProtoDecoderBacked & Equatable>(
         try roundTrip(r)
     }
 
+    /// Acks without a message come from a cache; each must decode to its code, also inside a frame buffer.
+    @Test(arguments: ResultCode.allCases)
+    func cachedBareAck(_ code: ResultCode) throws {
+        let bytes = EventResult(code).protobufBytes()
+        #expect(try bytes.withUnsafeBytes { try EventResult(protobuf: $0) } == EventResult(code))
+        var framed: [UInt8] = [9, 9]
+        EventResult(code).appendProtobuf(to: &framed)
+        #expect(Array(framed.dropFirst(2)) == bytes)
+    }
+
     @Test func batchAck() throws {
         let results = (0..<500).map { i -> EventResult in
             let code = ResultCode.allCases[i % 5]
