@@ -30,28 +30,6 @@ struct InternedKeys: Sendable {
     var lastGateway: (name: String, key: Int64)?
     /// Counts the keys added: `EventStore` republishes its `KeySnapshot` when this moved.
     var version: UInt64 = 0
-
-    /// The keys of `e` when all of them are known: site, worker, workstation, model and (when `e` has an
-    /// idempotency key) gateway; `.unresolved` otherwise. Keys never change once assigned, so a key found
-    /// in any committed copy of this map is the writer's key too.
-    func resolve(_ e: Event) -> ResolvedKeys {
-        resolve(e, site: sites[e.effectiveSiteID], model: { models[$0] })
-    }
-
-    /// `resolve(_:)` with the site's key and the model lookup supplied by the caller.
-    @inline(__always)
-    func resolve(_ e: Event, site: Int64?, model modelKey: (String) -> Int64?) -> ResolvedKeys {
-        guard let site,
-              let worker = workers[SiteScopedName(site: site, id: e.workerID)],
-              let station = workstations[SiteScopedName(site: site, id: e.workstationID)],
-              let model = modelKey(e.modelVersion) else { return .unresolved }
-        var gateway: Int64 = 0
-        if let key = e.idempotencyKey {
-            guard let g = gateways[key.gatewayID] else { return .unresolved }
-            gateway = g
-        }
-        return ResolvedKeys(site: site, worker: worker, station: station, model: model, gateway: gateway)
-    }
 }
 
 /// An event's interned keys, looked up before the event reaches the writer (`KeySnapshot`) so that the
@@ -99,10 +77,21 @@ final class KeySnapshot: Sendable {
         items.count == 1 ? .one(resolve(items[0])) : .each(items.map(resolve))
     }
 
+    /// An event's keys when all of them are known: site, worker, workstation, model and (when it has an
+    /// idempotency key) gateway; `.unresolved` otherwise. Keys never change once assigned, so a key found
+    /// in any committed copy of the writer's map is the writer's key too.
     private func resolve(_ item: IngestItem) -> ResolvedKeys {
-        guard case .candidate(let e) = item else { return .unresolved }
-        return keys.resolve(e, site: Self.find(e.effectiveSiteID, in: fewSites) ?? keys.sites[e.effectiveSiteID],
-                            model: { Self.find($0, in: fewModels) ?? keys.models[$0] })
+        guard case .candidate(let e) = item,
+              let site = Self.find(e.effectiveSiteID, in: fewSites) ?? keys.sites[e.effectiveSiteID],
+              let worker = keys.workers[SiteScopedName(site: site, id: e.workerID)],
+              let station = keys.workstations[SiteScopedName(site: site, id: e.workstationID)],
+              let model = Self.find(e.modelVersion, in: fewModels) ?? keys.models[e.modelVersion] else { return .unresolved }
+        var gateway: Int64 = 0
+        if let key = e.idempotencyKey {
+            guard let g = keys.gateways[key.gatewayID] else { return .unresolved }
+            gateway = g
+        }
+        return ResolvedKeys(site: site, worker: worker, station: station, model: model, gateway: gateway)
     }
 
     /// The key of `name` in `few`; nil when absent or when there is no short list.
